@@ -1,0 +1,114 @@
+"""Build and load the fused C++ selective-scan kernel (``csrc/selective_scan_cpu.cpp``).
+
+The kernel is compiled on first use with :mod:`torch.utils.cpp_extension`
+(ninja + the system C++ compiler) and cached under
+``$TORCH_EXTENSIONS_DIR`` (default ``~/.cache/torch_extensions``). The cache
+name includes a hash of the source, the torch version and the CPU flags, so a
+cached build is never loaded on a machine whose instruction set differs
+(``-march=native``).
+
+Where no compiler is available, or the build fails, :func:`load_kernel`
+returns ``None`` once, logs a warning, and callers fall back to the
+pure-PyTorch chunked scan. Set ``SE_MAMBA_NO_BUILD=1`` to skip the build.
+"""
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import threading
+import warnings
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "csrc", "selective_scan_cpu.cpp")
+CFLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+LDFLAGS = ["-fopenmp"]
+
+_lock = threading.Lock()
+_state = {"tried": False, "module": None, "error": None}
+
+
+def _cpu_signature():
+    """CPU model and ISA flags: a -march=native build is only valid for these."""
+    sig = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(("flags", "Features", "model name")):
+                    sig += line
+    except OSError:
+        pass
+    return sig
+
+
+def build_name():
+    """Extension name unique to source, flags, torch version and CPU."""
+    h = hashlib.sha1()
+    with open(SOURCE, "rb") as f:
+        h.update(f.read())
+    h.update(" ".join(CFLAGS + LDFLAGS).encode())
+    h.update(torch.__version__.encode())
+    h.update(_cpu_signature().encode())
+    return "se_mamba_scan_" + h.hexdigest()[:12]
+
+
+def load_kernel(verbose=False):
+    """Return the compiled kernel module, or ``None`` if it cannot be built.
+
+    Thread-safe; the build is attempted at most once per process.
+    """
+    if _state["tried"]:
+        return _state["module"]
+    with _lock:
+        if _state["tried"]:
+            return _state["module"]
+        try:
+            if os.environ.get("SE_MAMBA_NO_BUILD", "0") == "1":
+                raise RuntimeError("SE_MAMBA_NO_BUILD=1")
+            cxx = os.environ.get("CXX", "c++")
+            if shutil.which(cxx) is None:
+                raise RuntimeError(f"no C++ compiler ({cxx}) on PATH")
+            # importing cpp_extension on a CPU-only machine logs a CUDA_HOME
+            # warning that does not concern a CPU build: silence it.
+            ext_log = logging.getLogger("torch.utils.cpp_extension")
+            level = ext_log.level
+            ext_log.setLevel(logging.ERROR)
+            try:
+                from torch.utils.cpp_extension import load
+            finally:
+                ext_log.setLevel(level)
+
+            logger.info("se_mamba: compiling the fused CPU scan (first use only)...")
+            _state["module"] = load(
+                name=build_name(),
+                sources=[SOURCE],
+                extra_cflags=CFLAGS,
+                extra_ldflags=LDFLAGS,
+                verbose=verbose,
+            )
+        except Exception as exc:  # any build/load failure means: use the fallback
+            _state["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            warnings.warn(
+                "se_mamba: the fused CPU scan could not be built "
+                f"({_state['error']}); using the pure-PyTorch chunked scan (slower).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        _state["tried"] = True
+        return _state["module"]
+
+
+def kernel_status():
+    """One line for ``se-mamba info``: loaded from where, or why not."""
+    module = load_kernel()
+    if module is not None:
+        return f"fused C++ kernel loaded ({module.__file__})"
+    return f"unavailable ({_state['error']})"
+
+
+def kernel_error():
+    """Why the kernel is unavailable (``None`` if it loaded or was not tried)."""
+    return _state["error"]
