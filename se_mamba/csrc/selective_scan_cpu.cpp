@@ -36,7 +36,13 @@ constexpr int64_t KCHUNK = 16;  // steps recomputed together in the backward
 // Round-to-nearest through the "magic number" trick keeps everything in plain
 // float/int arithmetic, which GCC vectorises at -O3 with any x86-64/ARM ISA.
 inline float exp_approx(float x) {
-  const float xc = std::min(std::max(x, -87.3f), 88.3f);
+  // Clamp with plain ternaries (they compile to vmaxps/vminps; std::min/max
+  // compile to compare+blend). At x <= -127 ln2 the exponent field below
+  // becomes 0, so exp underflows to exactly 0.0f (no denormal, no select).
+  // Above 127.49 ln2 it saturates at ~2.4e38 (the scan only sees delta*A <= 0;
+  // the gate only needs 1 / (1 + exp(-z)) -> 0).
+  float xc = x > -88.0296919f ? x : -88.0296919f;
+  xc = xc < 88.37f ? xc : 88.37f;
   const float t = xc * 1.44269504088896341f + 12582912.0f;  // 1.5 * 2^23
   const float k = t - 12582912.0f;
   int32_t ti;
@@ -52,12 +58,12 @@ inline float exp_approx(float x) {
   const int32_t si = (ti - 0x4B400000 + 127) << 23;
   float s;
   std::memcpy(&s, &si, sizeof(s));
-  const float res = p * s;
-  return x < -87.3f ? 0.0f : res;  // true underflow: avoid denormals
+  return p * s;
 }
 
 inline double exp_approx(double x) {
-  const double xc = std::min(std::max(x, -708.0), 709.0);
+  double xc = x > -709.0896 ? x : -709.0896;  // -1023 ln2 -> exactly 0.0
+  xc = xc < 709.43 ? xc : 709.43;              // k <= 1023: saturates, no inf
   const double t = xc * 1.4426950408889634 + 6755399441055744.0;  // 1.5 * 2^52
   const double k = t - 6755399441055744.0;
   int64_t ti;
@@ -81,8 +87,7 @@ inline double exp_approx(double x) {
   const int64_t si = (ti - 0x4338000000000000LL + 1023) << 52;
   double s;
   std::memcpy(&s, &si, sizeof(s));
-  const double res = p * s;
-  return x < -708.0 ? 0.0 : res;
+  return p * s;
 }
 
 template <typename T>
@@ -133,6 +138,24 @@ inline void load_row(const T* src, int nd, T* dst) {
   int dd = 0;
   for (; dd < nd; ++dd) dst[dd] = src[dd];
   for (; dd < DB; ++dd) dst[dd] = T(0);
+}
+
+// Rows of one block are d apart in memory, so the hardware prefetcher misses
+// them: ask for a row ahead of time (here this took the forward from 0.39 s to
+// 0.26 s on one thread at the time-pass shape). always_inline matters: GCC
+// deems a function made only of __builtin_prefetch "pure" and deletes calls.
+constexpr int64_t PREFETCH = 8;
+template <typename T>
+__attribute__((always_inline)) inline void prefetch_row(const T* base, int64_t row) {
+  if (!base) return;
+  for (int64_t off = 0; off < DB; off += 64 / static_cast<int64_t>(sizeof(T)))
+    __builtin_prefetch(base + row + off);
+}
+template <typename T>
+__attribute__((always_inline)) inline void prefetch_row_for_write(T* base, int64_t row) {
+  if (!base) return;
+  for (int64_t off = 0; off < DB; off += 64 / static_cast<int64_t>(sizeof(T)))
+    __builtin_prefetch(base + row + off, 1);
 }
 
 // Local copy of one channel block: A transposed to [N][DB], D, zero padding
@@ -207,10 +230,15 @@ void forward_item(const ScanArgs<T>& a, int64_t b, int64_t blk, T* out, T* last,
   T* ck = ckpt ? ckpt + (b * nblk + blk) * n_chunks(a.L) * SZ : nullptr;
   std::vector<T> h(SZ);
   init_state(a, b, d0, nd, h.data());
-  alignas(64) T dl[DB], uu[DB], du[DB], y[DB];
+  alignas(64) T dl[DB], uu[DB], du[DB], y[DB], zz[DB];
   for (int64_t t = 0; t < a.L; ++t) {
     if (ck && t % KCHUNK == 0) std::copy(h.begin(), h.end(), ck + (t / KCHUNK) * SZ);
     const int64_t row = (b * a.L + t) * a.d + d0;
+    if (t + PREFETCH < a.L) {
+      prefetch_row(a.u, row + PREFETCH * a.d);
+      prefetch_row(a.delta, row + PREFETCH * a.d);
+      prefetch_row(a.z, row + PREFETCH * a.d);
+    }
     bc.load_delta(a.delta + row, dl);
     load_row(a.u + row, nd, uu);
 #pragma omp simd
@@ -220,14 +248,14 @@ void forward_item(const ScanArgs<T>& a, int64_t b, int64_t blk, T* out, T* last,
     }
     const int64_t rn = (b * a.L + t) * a.N;
     step<T>(bc.At.data(), dl, du, a.Bm + rn, a.Cm + rn, a.N, h.data(), y);
-    for (int dd = 0; dd < nd; ++dd) {
-      T o = y[dd] + bc.Dv[dd] * uu[dd];
-      if (a.z) {
-        const T zz = a.z[row + dd];
-        o *= zz * sigmoid(zz);
-      }
-      out[row + dd] = o;
+#pragma omp simd
+    for (int dd = 0; dd < DB; ++dd) y[dd] += bc.Dv[dd] * uu[dd];
+    if (a.z) {  // gate, vectorised over the block (a scalar sigmoid here cost 50%)
+      load_row(a.z + row, nd, zz);
+#pragma omp simd
+      for (int dd = 0; dd < DB; ++dd) y[dd] *= zz[dd] * sigmoid(zz[dd]);
     }
+    std::copy(y, y + nd, out + row);
   }
   for (int dd = 0; dd < nd; ++dd)
     for (int64_t n = 0; n < a.N; ++n) last[(b * a.d + d0 + dd) * a.N + n] = h[n * DB + dd];
@@ -270,12 +298,23 @@ void backward_item(const ScanArgs<T>& a, const T* dout, const T* ckpt_all, int64
   std::vector<T> mu(SZ, T(0)), dA_acc(SZ, T(0));
   alignas(64) T dD_acc[DB] = {};
   alignas(64) T dbias_acc[DB] = {};
-  alignas(64) T gg[DB], y[DB], dua[DB], ddla[DB];
+  alignas(64) T gg[DB], y[DB], dua[DB], ddla[DB], zz[DB], dzr[DB], raw[DB];
   for (int64_t c = nchunk - 1; c >= 0; --c) {
     const int64_t t0 = c * KCHUNK, len = std::min(KCHUNK, L - t0);
     std::copy(ckpt + c * SZ, ckpt + (c + 1) * SZ, hs.begin());
     for (int64_t k = 0; k < len; ++k) {  // recompute states and decays of the chunk
       const int64_t t = t0 + k, row = (b * L + t) * a.d + d0;
+      if (c > 0) {  // the next chunk processed is c - 1: fetch its rows meanwhile
+        const int64_t prow = row - KCHUNK * a.d;
+        prefetch_row(a.u, prow);
+        prefetch_row(a.delta, prow);
+        prefetch_row(a.z, prow);
+        prefetch_row(dout, prow);
+      }
+      // this chunk's gradient rows are written by the adjoint pass just after
+      prefetch_row_for_write(du_o, row);
+      prefetch_row_for_write(ddl_o, row);
+      prefetch_row_for_write(dz_o, row);
       bc.load_delta(a.delta + row, dl);
       load_row(a.u + row, nd, uu);
       const T* Bt = a.Bm + (b * L + t) * N;
@@ -303,7 +342,7 @@ void backward_item(const ScanArgs<T>& a, const T* dout, const T* ckpt_all, int64
       const T* hcur = hs.data() + (k + 1) * SZ;
       const T* hprev = hs.data() + k * SZ;
       const T* av = as.data() + k * SZ;
-      if (a.z) {  // gate: out = y * silu(z)
+      if (a.z) {  // gate: out = y * silu(z); y is recomputed from the state
 #pragma omp simd
         for (int dd = 0; dd < DB; ++dd) y[dd] = bc.Dv[dd] * uu[dd];
         for (int64_t n = 0; n < N; ++n) {
@@ -311,12 +350,14 @@ void backward_item(const ScanArgs<T>& a, const T* dout, const T* ckpt_all, int64
 #pragma omp simd
           for (int dd = 0; dd < DB; ++dd) y[dd] += hcur[n * DB + dd] * cn;
         }
-        for (int dd = 0; dd < nd; ++dd) {
-          const T zz = a.z[row + dd];
-          const T sg = sigmoid(zz);
-          dz_o[row + dd] = gg[dd] * y[dd] * sg * (T(1) + zz * (T(1) - sg));
-          gg[dd] *= zz * sg;
+        load_row(a.z + row, nd, zz);
+#pragma omp simd
+        for (int dd = 0; dd < DB; ++dd) {
+          const T sg = sigmoid(zz[dd]);
+          dzr[dd] = gg[dd] * y[dd] * sg * (T(1) + zz[dd] * (T(1) - sg));
+          gg[dd] *= zz[dd] * sg;
         }
+        std::copy(dzr, dzr + nd, dz_o + row);
       }
 #pragma omp simd
       for (int dd = 0; dd < DB; ++dd) {
@@ -347,13 +388,15 @@ void backward_item(const ScanArgs<T>& a, const T* dout, const T* ckpt_all, int64
         dC_o[t * N + n] = sC;
         dB_o[t * N + n] = sB;
       }
-      for (int dd = 0; dd < nd; ++dd) {
-        // chain rule through delta = softplus(raw + bias): d/draw = sigmoid
-        const T dr = bc.sp ? ddla[dd] * sigmoid(a.delta[row + dd] + bc.bias[dd]) : ddla[dd];
-        du_o[row + dd] = dua[dd];
-        ddl_o[row + dd] = dr;
-        dbias_acc[dd] += dr;
+      if (bc.sp) {  // chain rule through delta = softplus(raw + bias): d/draw = sigmoid
+        load_row(a.delta + row, nd, raw);
+#pragma omp simd
+        for (int dd = 0; dd < DB; ++dd) ddla[dd] *= sigmoid(raw[dd] + bc.bias[dd]);
       }
+#pragma omp simd
+      for (int dd = 0; dd < DB; ++dd) dbias_acc[dd] += ddla[dd];  // padded lanes: 0
+      std::copy(dua, dua + nd, du_o + row);
+      std::copy(ddla, ddla + nd, ddl_o + row);
     }
   }
   T* dA_o = static_cast<T*>(g.dA_part);
