@@ -131,9 +131,11 @@ def _torch_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0, chunk):
 # --------------------------------------------------------------------------
 class _FusedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0, grad):
+        # ``grad`` is decided by the caller: inside forward, needs_input_grad
+        # is True under no_grad too, and the checkpoints (one activation's
+        # worth of memory) would be written for nothing.
         kernel = load_kernel()
-        grad = any(ctx.needs_input_grad)
         out, last, ckpt = kernel.scan_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0, grad)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, h0, ckpt if grad else None)
         ctx.delta_softplus = delta_softplus
@@ -157,6 +159,7 @@ class _FusedScan(torch.autograd.Function):
             dbias if delta_bias is not None else None,
             None,
             dh0 if h0 is not None else None,
+            None,
         )
 
 
@@ -224,7 +227,8 @@ def selective_scan_fn(
     if backend == "fused" and load_kernel() is None:
         backend = "torch"
     if backend == "fused":
-        out, last = _FusedScan.apply(*args)
+        grad = torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in args)
+        out, last = _FusedScan.apply(*args, grad)
     elif backend == "torch":
         out, last = _torch_scan(*args, chunk=chunk)
     else:

@@ -1,0 +1,150 @@
+"""Dense encoder and magnitude/phase decoders of MP-SENet, SEMamba and
+MambAttention (FACTS §2), with the official module names and an optional
+causal mode.
+
+Causal mode (SEMamba causal): every convolution that spans time is padded on
+the left only (output frame t sees frames <= t), and instance norms, which
+average over the whole utterance, become per-frame norms over frequency
+(same ``weight``/``bias`` parameters). Frequency processing stays inside a
+frame, so the state-dict layout is the same in both modes.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LearnableSigmoid2D(nn.Module):
+    """``beta * sigmoid(slope * x)`` with one slope per frequency bin ``(F, 1)``."""
+
+    def __init__(self, in_features, beta=2.0):
+        super().__init__()
+        self.beta = beta
+        self.slope = nn.Parameter(torch.ones(in_features, 1))
+
+    def forward(self, x):  # x: [B, F, T]
+        return self.beta * torch.sigmoid(self.slope * x)
+
+
+class TimeCausalConv2d(nn.Conv2d):
+    """Conv2d on ``[B, C, T, F]`` padded on the left in time only.
+
+    Parameters are those of ``nn.Conv2d`` (names ``weight``, ``bias``).
+    """
+
+    def __init__(self, in_ch, out_ch, kernel_size, dilation=(1, 1)):
+        pad_f = (kernel_size[1] - 1) * dilation[1] // 2
+        super().__init__(in_ch, out_ch, kernel_size, dilation=dilation, padding=(0, pad_f))
+        self.left = (kernel_size[0] - 1) * dilation[0]
+
+    def forward(self, x):
+        return super().forward(F.pad(x, (0, 0, self.left, 0)))
+
+
+class FrameNorm2d(nn.Module):
+    """Per-frame normalisation over frequency of ``[B, C, T, F]`` with a
+    per-channel affine map: the causal stand-in for ``InstanceNorm2d``
+    (same parameter names and shapes)."""
+
+    def __init__(self, channels, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, unbiased=False)
+        x = (x - mean) * torch.rsqrt(var + self.eps)
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+def norm2d(channels, causal):
+    return FrameNorm2d(channels) if causal else nn.InstanceNorm2d(channels, affine=True)
+
+
+def conv_tf(in_ch, out_ch, kernel_size, dilation=(1, 1), causal=False):
+    """A (time, freq) conv with "same" padding, left-only in time when causal."""
+    if causal and kernel_size[0] > 1:
+        return TimeCausalConv2d(in_ch, out_ch, kernel_size, dilation)
+    padding = tuple((k - 1) * d // 2 for k, d in zip(kernel_size, dilation))
+    return nn.Conv2d(in_ch, out_ch, kernel_size, dilation=dilation, padding=padding)
+
+
+class DenseBlock(nn.Module):
+    """Dilated dense block: layer i is conv(3x3, dilation 2^i in time) + norm +
+    PReLU on the concatenation of all previous outputs; returns the last."""
+
+    def __init__(self, channels=64, kernel_size=(3, 3), depth=4, causal=False):
+        super().__init__()
+        self.depth = depth
+        self.dense_block = nn.ModuleList(
+            nn.Sequential(
+                conv_tf(channels * (i + 1), channels, kernel_size, (2**i, 1), causal),
+                norm2d(channels, causal),
+                nn.PReLU(channels),
+            )
+            for i in range(depth)
+        )
+
+    def forward(self, x):
+        skip = x
+        for layer in self.dense_block:
+            x = layer(skip)
+            skip = torch.cat([x, skip], dim=1)
+        return x
+
+
+class DenseEncoder(nn.Module):
+    """[B, 2, T, F] -> [B, C, T, F // 2] (201 -> 100 bins)."""
+
+    def __init__(self, in_channels=2, channels=64, causal=False):
+        super().__init__()
+        self.dense_conv_1 = nn.Sequential(
+            nn.Conv2d(in_channels, channels, (1, 1)), norm2d(channels, causal), nn.PReLU(channels))
+        self.dense_block = DenseBlock(channels, depth=4, causal=causal)
+        self.dense_conv_2 = nn.Sequential(
+            nn.Conv2d(channels, channels, (1, 3), stride=(1, 2)), norm2d(channels, causal),
+            nn.PReLU(channels))
+
+    def forward(self, x):
+        return self.dense_conv_2(self.dense_block(self.dense_conv_1(x)))
+
+
+class MagDecoder(nn.Module):
+    """[B, C, T, F'] -> magnitude mask [B, 1, T, F] in (0, beta)."""
+
+    def __init__(self, channels=64, n_freq=201, beta=2.0, out_channels=1, causal=False):
+        super().__init__()
+        self.dense_block = DenseBlock(channels, depth=4, causal=causal)
+        self.mask_conv = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels, (1, 3), stride=(1, 2)),
+            nn.Conv2d(channels, out_channels, (1, 1)),
+            norm2d(out_channels, causal),
+            nn.PReLU(out_channels),
+            nn.Conv2d(out_channels, out_channels, (1, 1)),
+        )
+        self.lsigmoid = LearnableSigmoid2D(n_freq, beta=beta)
+
+    def forward(self, x):
+        x = self.mask_conv(self.dense_block(x))  # [B, 1, T, F]
+        x = self.lsigmoid(x[:, 0].transpose(1, 2))  # per-bin slope on [B, F, T]
+        return x.transpose(1, 2).unsqueeze(1)
+
+
+class PhaseDecoder(nn.Module):
+    """[B, C, T, F'] -> phase [B, 1, T, F] = atan2(imag, real)."""
+
+    def __init__(self, channels=64, out_channels=1, causal=False):
+        super().__init__()
+        self.dense_block = DenseBlock(channels, depth=4, causal=causal)
+        self.phase_conv = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels, (1, 3), stride=(1, 2)),
+            norm2d(channels, causal),
+            nn.PReLU(channels),
+        )
+        self.phase_conv_r = nn.Conv2d(channels, out_channels, (1, 1))
+        self.phase_conv_i = nn.Conv2d(channels, out_channels, (1, 1))
+
+    def forward(self, x):
+        x = self.phase_conv(self.dense_block(x))
+        return torch.atan2(self.phase_conv_i(x), self.phase_conv_r(x))

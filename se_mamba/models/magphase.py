@@ -1,0 +1,124 @@
+"""Magnitude-phase dual-path generators: SEMamba (advanced), MambAttention,
+MP-SENet and the LSTM baselines share one skeleton (FACTS §2-§5):
+
+    [compressed magnitude, phase] -> dense_encoder -> N x TFBlock
+        -> mask_decoder (magnitude mask)  x noisy magnitude
+        -> phase_decoder (atan2)
+
+The block list carries each original's name (``TSMamba``,
+``TFMambAttention``, ``TSConformer``), so released ``{'generator': ...}``
+checkpoints load with ``strict=True`` (see :mod:`se_mamba.models.checkpoint`).
+"""
+import torch
+from torch import nn
+
+from ..nn.spectral import SpectralFrontEnd, amplitude_normalise, polar_to_ri
+from .codec import DenseEncoder, MagDecoder, PhaseDecoder
+from .tf_block import TFBlock
+
+
+class MagPhaseNet(nn.Module):
+    """The shared generator. Subclasses set ``blocks_attr`` and block options.
+
+    ``forward(noisy_mag, noisy_pha)`` takes and returns the official layouts
+    (``[B, F, T]``; complex ``[B, F, T, 2]``); :meth:`enhance` works on
+    waveforms end to end.
+    """
+
+    blocks_attr = "blocks"
+    block_defaults = {}
+
+    def __init__(self, channels=64, num_blocks=4, n_fft=400, hop_length=100, win_length=400,
+                 compress_factor=0.3, beta=2.0, causal=False, **block_kwargs):
+        super().__init__()
+        self.causal = causal
+        self.front_end = SpectralFrontEnd(n_fft, hop_length, win_length, compress_factor)
+        n_freq = n_fft // 2 + 1
+        self.dense_encoder = DenseEncoder(2, channels, causal=causal)
+        kwargs = {**self.block_defaults, **block_kwargs}
+        self.add_module(self.blocks_attr, nn.ModuleList(
+            TFBlock(channels, causal=causal, **kwargs) for _ in range(num_blocks)))
+        self.mask_decoder = MagDecoder(channels, n_freq, beta, causal=causal)
+        self.phase_decoder = PhaseDecoder(channels, causal=causal)
+
+    @property
+    def blocks(self):
+        return getattr(self, self.blocks_attr)
+
+    def forward(self, noisy_mag, noisy_pha):
+        """``[B, F, T]`` compressed magnitude and phase -> (mag, pha, com)."""
+        mag_in = noisy_mag.transpose(1, 2).unsqueeze(1)  # [B, 1, T, F]
+        x = torch.cat((mag_in, noisy_pha.transpose(1, 2).unsqueeze(1)), dim=1)
+        x = self.dense_encoder(x)
+        for block in self.blocks:
+            x = block(x)
+        mag = (self.mask_decoder(x) * mag_in)[:, 0].transpose(1, 2)
+        pha = self.phase_decoder(x)[:, 0].transpose(1, 2)
+        return mag, pha, polar_to_ri(mag, pha)
+
+    def enhance(self, noisy, normalise=True):
+        """Enhance waveforms ``[B, N]`` (or ``[N]``) at 16 kHz; same length out.
+
+        ``normalise`` applies the originals' amplitude normalisation (a gain
+        from the whole input, undone afterwards).
+        """
+        squeeze = noisy.dim() == 1
+        wav = noisy.unsqueeze(0) if squeeze else noisy
+        norm = None
+        if normalise:
+            norm, wav = amplitude_normalise(wav)
+        mag, pha, _ = self.front_end.stft(wav)
+        mag, pha, _ = self(mag, pha)
+        out = self.front_end.istft(mag, pha, length=wav.shape[-1])
+        if norm is not None:
+            out = out / norm
+        return out[0] if squeeze else out
+
+
+class SEMamba(MagPhaseNet):
+    """SEMamba advanced (Chao et al., 2024): 4 TF-Mamba blocks, 64 channels,
+    Mamba d_state 16, d_conv 4, expand 4. ``causal=True``: the causal variant.
+
+    Example
+    -------
+    >>> model = SEMamba(channels=8, num_blocks=1, mamba=dict(d_state=4, expand=2))
+    >>> model.enhance(torch.randn(1, 1600)).shape
+    torch.Size([1, 1600])
+    """
+
+    blocks_attr = "TSMamba"
+    block_defaults = {"sequence": "mamba", "mamba": {"d_state": 16, "d_conv": 4, "expand": 4}}
+
+
+class MambAttention(MagPhaseNet):
+    """MambAttention (Kühne et al., 2025): TF-Mamba blocks with one multi-head
+    attention module (64 dims, 8 heads) shared by the time and frequency
+    passes of each block. Ablations (Table III) through the block options:
+    ``attention_position="after"``, ``attention="separate"`` (no weight
+    sharing), ``axis_order="freq_first"``, ``attention="none"`` (= SEMamba).
+    """
+
+    blocks_attr = "TFMambAttention"
+    block_defaults = {"sequence": "mamba", "attention": "shared", "attention_heads": 8,
+                      "attention_position": "before",
+                      "mamba": {"d_state": 16, "d_conv": 4, "expand": 4}}
+
+
+class MPSENet(MagPhaseNet):
+    """MP-SENet (Lu et al., 2023), Conformer version: 4 TS-Conformer blocks
+    (4 heads, FFN x4, conv kernel 31, dropout 0.2). Attention over the
+    intended axis (``conformer=dict(attn_batch_first=False)`` restores the
+    official code's wrong-axis attention)."""
+
+    blocks_attr = "TSConformer"
+    block_defaults = {"sequence": "conformer", "conformer": {}}
+
+
+class LSTMSENet(MagPhaseNet):
+    """LSTM-SENet: the skeleton with bidirectional LSTMs in place of Mamba
+    (hidden 101 by default, 2.33M parameters vs 2.34M published: the exact
+    layout of the original LSTM block is not public). With
+    ``attention="shared", attention_position="after"``: LSTM-Attention."""
+
+    blocks_attr = "TSLSTM"
+    block_defaults = {"sequence": "lstm", "lstm": {"hidden": 101}}

@@ -1,0 +1,72 @@
+"""The model registry: ``build_model(name, **overrides)``.
+
+With no overrides each name builds its paper's configuration; overrides are
+the constructor's keyword arguments (nested dicts such as ``mamba=`` are
+merged into the defaults), which is how HyperPyYAML files and small CPU
+configurations derive from the same classes.
+
+Example
+-------
+>>> m = build_model("semamba_advanced", channels=8, num_blocks=1, mamba={"expand": 2})
+>>> type(m).__name__, m.TSMamba[0].time_mamba.forward_blocks[0].mixer.d_inner
+('SEMamba', 16)
+"""
+import copy
+
+from .basic import SEMambaBasic
+from .magphase import LSTMSENet, MambAttention, MPSENet, SEMamba
+
+# name -> (class, paper defaults, one-line description)
+MODELS = {
+    "semamba_advanced": (SEMamba, {}, "SEMamba advanced, non-causal (2,258,769 params)"),
+    "semamba_causal": (SEMamba, {"causal": True},
+                       "SEMamba advanced, causal: left-padded time convs, per-frame norms, "
+                       "uni-directional time Mamba"),
+    "semamba_basic": (SEMambaBasic, {"causal": True},
+                      "SEMamba basic: log1p magnitude, conv encoder, 2 Mamba layers, FC mask decoder"),
+    "mambattention": (MambAttention, {}, "MambAttention: shared T/F multi-head attention (2,325,841)"),
+    "mambattention_attn_after": (MambAttention, {"attention_position": "after"},
+                                 "ablation: attention after Mamba"),
+    "mambattention_no_sharing": (MambAttention, {"attention": "separate"},
+                                 "ablation: separate T and F attention (no weight sharing)"),
+    "mambattention_freq_first": (MambAttention, {"axis_order": "freq_first"},
+                                 "ablation: frequency pass before time pass"),
+    "mpsenet": (MPSENet, {}, "MP-SENet (Conformer), attention over the intended axis (~2.05M)"),
+    "lstm_senet": (LSTMSENet, {}, "LSTM-SENet: bidirectional LSTM in place of Mamba"),
+    "lstm_attention": (LSTMSENet, {"attention": "shared", "attention_position": "after"},
+                       "LSTM-Attention: LSTM then shared T/F attention"),
+}
+
+
+def _merge(base, over):
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def model_config(name, **overrides):
+    """(class, keyword arguments) that ``build_model`` would use."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    cls, defaults, _ = MODELS[name]
+    block_defaults = getattr(cls, "block_defaults", {})
+    # nested block options (mamba=..., lstm=...) merge into the class defaults
+    merged = _merge({k: v for k, v in block_defaults.items() if isinstance(v, dict)}, defaults)
+    return cls, _merge(merged, overrides)
+
+
+def build_model(name, **overrides):
+    """Build registry model ``name`` (paper configuration unless overridden)."""
+    cls, kwargs = model_config(name, **overrides)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"model {name!r}: {exc}") from None
+
+
+def list_models():
+    return {name: desc for name, (_, _, desc) in MODELS.items()}

@@ -1,0 +1,217 @@
+"""The dual-path time-frequency block shared by the model zoo.
+
+One block = a pass over time (sequences ``[B*F, T, C]``) then a pass over
+frequency (``[B*T, F, C]``). The sequence model of each pass is
+
+* ``mamba``: :class:`~se_mamba.nn.MambaBlock` (bidirectional; causal =
+  uni-directional over time), then ``tlinear``/``flinear``
+  (ConvTranspose1d 2C -> C, k 1) and a residual: SEMamba's ``TFMambaBlock``;
+* ``lstm``: a bidirectional LSTM in the same place (LSTM-SENet);
+* ``conformer``: MP-SENet's Conformer with a residual around it.
+
+Multi-head attention (MambAttention, FACTS §4) adds ``x + MHA(LN(x))`` to each
+pass. With ``attention="shared"`` one module (``attention``) serves both
+passes of the block. ``"separate"`` gives two modules (``time_attention``,
+``freq_attention``; the "no weight sharing" ablation) and ``"none"`` none.
+``attention_position`` is ``"before"`` (MambAttention) or ``"after"`` the
+sequence model. ``axis_order="freq_first"`` swaps the two passes (another
+ablation).
+"""
+import torch
+from torch import nn
+
+from ..nn import MambaBlock
+
+
+class AttentionModule(nn.Module):
+    """``MHA(LN(x))`` with the official names ``layernorm`` and ``attn``.
+
+    ``batch_first=False`` reproduces MP-SENet's official Conformer, whose
+    attention (lacking ``batch_first``) treats the B*F (or B*T) axis as the
+    sequence: it attends across the wrong axis. We default to the intended
+    axis; pass False only to reproduce released MP-SENet weights exactly.
+    """
+
+    def __init__(self, dim, n_head=8, dropout=0.0, batch_first=True):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, n_head, dropout=dropout, batch_first=batch_first)
+        self.layernorm = nn.LayerNorm(dim)
+
+    def forward(self, x, attn_mask=None):
+        x = self.layernorm(x)
+        return self.attn(x, x, x, attn_mask=attn_mask, need_weights=False)[0]
+
+
+class Transpose(nn.Module):
+    """Swap two axes (einops' ``Rearrange('b n c -> b c n')`` in the originals;
+    kept as a module so that Sequential indices match their checkpoints)."""
+
+    def __init__(self, a=1, b=2):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return x.transpose(self.a, self.b)
+
+
+class FeedForwardModule(nn.Module):
+    def __init__(self, dim, mult=4, dropout=0.0):
+        super().__init__()
+        self.ffm = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim * mult), nn.SiLU(),
+                                 nn.Dropout(dropout), nn.Linear(dim * mult, dim), nn.Dropout(dropout))
+
+    def forward(self, x):
+        return self.ffm(x)
+
+
+class ConformerConvModule(nn.Module):
+    def __init__(self, dim, expansion_factor=2, kernel_size=31, dropout=0.0):
+        super().__init__()
+        inner = dim * expansion_factor
+        self.ccm = nn.Sequential(
+            nn.LayerNorm(dim), Transpose(1, 2), nn.Conv1d(dim, inner * 2, 1), nn.GLU(dim=1),
+            nn.Conv1d(inner, inner, kernel_size, padding=(kernel_size - 1) // 2, groups=inner),
+            nn.BatchNorm1d(inner), nn.SiLU(), nn.Conv1d(inner, dim, 1), Transpose(1, 2),
+            nn.Dropout(dropout))
+
+    def forward(self, x):
+        return self.ccm(x)
+
+
+class ConformerBlock(nn.Module):
+    """x + ½FFN -> x + MHA -> x + conv module -> x + ½FFN -> LayerNorm (MP-SENet)."""
+
+    def __init__(self, dim, n_head=4, ffm_mult=4, ccm_expansion_factor=2, ccm_kernel_size=31,
+                 ffm_dropout=0.2, attn_dropout=0.2, ccm_dropout=0.0, attn_batch_first=True):
+        super().__init__()
+        self.ffm1 = FeedForwardModule(dim, ffm_mult, ffm_dropout)
+        self.attn = AttentionModule(dim, n_head, attn_dropout, batch_first=attn_batch_first)
+        self.ccm = ConformerConvModule(dim, ccm_expansion_factor, ccm_kernel_size, ccm_dropout)
+        self.ffm2 = FeedForwardModule(dim, ffm_mult, ffm_dropout)
+        self.post_norm = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        x = x + 0.5 * self.ffm1(x)
+        x = x + self.attn(x)
+        x = x + self.ccm(x)
+        x = x + 0.5 * self.ffm2(x)
+        return self.post_norm(x)
+
+
+class BiLSTM(nn.Module):
+    """(Bi)LSTM sequence model with a ``[B, L, out_features]`` output."""
+
+    def __init__(self, dim, hidden, bidirectional=True):
+        super().__init__()
+        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=bidirectional)
+        self.out_features = hidden * (2 if bidirectional else 1)
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
+SEQUENCE_KINDS = ("mamba", "lstm", "conformer")
+ATTENTION_KINDS = ("none", "shared", "separate")
+
+
+class TFBlock(nn.Module):
+    """Time pass then frequency pass over ``[B, C, T, F]``.
+
+    Arguments
+    ---------
+    channels : int
+        Feature size C (64 in every paper configuration).
+    sequence : str
+        ``"mamba"``, ``"lstm"`` or ``"conformer"``.
+    attention, attention_position, axis_order : str
+        See the module docstring (MambAttention and its ablations).
+    causal : bool
+        Uni-directional sequence model over time and causal time attention;
+        the frequency pass stays within a frame.
+    mamba, lstm, conformer : dict
+        Keyword arguments of the chosen sequence model.
+
+    Example
+    -------
+    >>> blk = TFBlock(16, mamba=dict(d_state=8, expand=2))
+    >>> blk(torch.randn(1, 16, 10, 7)).shape
+    torch.Size([1, 16, 10, 7])
+    """
+
+    def __init__(self, channels=64, sequence="mamba", attention="none", attention_heads=8,
+                 attention_position="before", axis_order="time_first", causal=False,
+                 mamba=None, lstm=None, conformer=None):
+        super().__init__()
+        if sequence not in SEQUENCE_KINDS:
+            raise ValueError(f"sequence={sequence!r}: expected one of {SEQUENCE_KINDS}")
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention={attention!r}: expected one of {ATTENTION_KINDS}")
+        if attention_position not in ("before", "after"):
+            raise ValueError(f"attention_position={attention_position!r}: expected 'before' or 'after'")
+        if axis_order not in ("time_first", "freq_first"):
+            raise ValueError(f"axis_order={axis_order!r}: expected 'time_first' or 'freq_first'")
+        if causal and sequence == "conformer":
+            raise ValueError("the Conformer (MP-SENet) block has no causal variant")
+        self.sequence = sequence
+        self.attention_kind = attention
+        self.attention_position = attention_position
+        self.axis_order = axis_order
+        self.causal = causal
+
+        def seq(time_axis):
+            uni = causal and time_axis
+            if sequence == "mamba":
+                return MambaBlock(channels, bidirectional=not uni, **(mamba or {}))
+            if sequence == "lstm":
+                return BiLSTM(channels, bidirectional=not uni, **(lstm or {"hidden": 101}))
+            return ConformerBlock(channels, **(conformer or {}))
+
+        setattr(self, f"time_{sequence}", seq(True))
+        setattr(self, f"freq_{sequence}", seq(False))
+        if attention == "shared":
+            self.attention = AttentionModule(channels, attention_heads)
+        elif attention == "separate":
+            self.time_attention = AttentionModule(channels, attention_heads)
+            self.freq_attention = AttentionModule(channels, attention_heads)
+        if sequence != "conformer":
+            t_out = getattr(self, f"time_{sequence}").out_features
+            f_out = getattr(self, f"freq_{sequence}").out_features
+            self.tlinear = nn.ConvTranspose1d(t_out, channels, 1, stride=1)
+            self.flinear = nn.ConvTranspose1d(f_out, channels, 1, stride=1)
+
+    def _attention(self, axis):
+        if self.attention_kind == "shared":
+            return self.attention
+        if self.attention_kind == "separate":
+            return getattr(self, f"{axis}_attention")
+        return None
+
+    def _pass(self, axis, x):
+        attn = self._attention(axis)
+        mask = None
+        if attn is not None and self.causal and axis == "time":
+            L = x.shape[1]
+            mask = torch.ones(L, L, dtype=torch.bool, device=x.device).triu(1)
+        if attn is not None and self.attention_position == "before":
+            x = x + attn(x, mask)
+        y = getattr(self, f"{axis}_{self.sequence}")(x)
+        if self.sequence == "conformer":
+            x = x + y
+        else:
+            proj = self.tlinear if axis == "time" else self.flinear
+            x = x + proj(y.transpose(1, 2)).transpose(1, 2)
+        if attn is not None and self.attention_position == "after":
+            x = x + attn(x, mask)
+        return x
+
+    def forward(self, x):
+        b, c, t, f = x.shape
+        axes = ("time", "freq") if self.axis_order == "time_first" else ("freq", "time")
+        for axis in axes:
+            if axis == "time":
+                seqs = x.permute(0, 3, 2, 1).reshape(b * f, t, c)
+                x = self._pass("time", seqs).view(b, f, t, c).permute(0, 3, 2, 1)
+            else:
+                seqs = x.permute(0, 2, 3, 1).reshape(b * t, f, c)
+                x = self._pass("freq", seqs).view(b, t, f, c).permute(0, 3, 1, 2)
+        return x.contiguous()
