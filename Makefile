@@ -23,7 +23,8 @@ demo: $(STAMP)
 	$(VENV)/bin/se-mamba info
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_mamba.py
+	$(PY) benchmarks/bench_mamba.py --out docs/bench_mamba.md
+	$(PY) benchmarks/model_card.py --out docs/model_card.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -27,6 +27,10 @@ INSTALL_REQUIRES = [
     "sentencepiece",
     "soundfile>=0.12",
     "tqdm",
+    "scipy",
+    "matplotlib",  # figures of the results (spectrograms, histograms)
+    # espeak-ng library + data inside the wheel: speech for the mini corpus
+    "espeakng-loader>=0.2.4",
     # torch.utils.cpp_extension builds the fused CPU scan with ninja.
     "ninja",
 ]

@@ -34,11 +34,12 @@ Usage::
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # same allocator for every variant
+
+from _common import run_worker, timed, write_atomic  # noqa: E402
 
 SHAPES = {"time": (200, 321), "freq": (642, 100), "long": (100, 1601)}
 D_MODEL, EXPAND, D_STATE = 64, 4, 16
@@ -111,24 +112,6 @@ VARIANTS = {
 }
 
 
-# ---------------------------------------------------------------- memory
-def _rss_kb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _reset_peak():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------- worker
 def worker(spec):
     """Run one case in this (fresh) process; print a JSON result line."""
@@ -172,32 +155,8 @@ def worker(spec):
             out = fn()
             torch.autograd.grad(out.sum(), params)
 
-    repeats = spec["repeats"]
-    if spec.get("warmup", True):
-        once()
-    times = []
-    peak_kb = 0
-    for _ in range(repeats):
-        base = _rss_kb("VmRSS")
-        ok = _reset_peak()
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-        if ok:
-            peak_kb = max(peak_kb, _rss_kb("VmHWM") - base)
-    times.sort()
-    print(json.dumps({"time": times[len(times) // 2], "peak_gb": peak_kb / 2**20}))
-
-
-def run_case(spec, timeout):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"timeout>{timeout}s"
-    if out.returncode != 0:
-        return None, (out.stderr.strip().splitlines() or ["failed"])[-1][:60]
-    return json.loads(out.stdout.strip().splitlines()[-1]), None
+    t, peak = timed(once, spec["repeats"], warmup=spec.get("warmup", True))
+    print(json.dumps({"time": t, "peak_gb": peak}))
 
 
 # ---------------------------------------------------------------- driver
@@ -254,7 +213,7 @@ def main():
         slow = v == "sequential"
         spec = {"kind": "layer" if v == "layer" else "scan", "variant": v, "shape": s, "threads": n,
                 "mode": m, "repeats": 1 if slow else repeats, "warmup": not slow}
-        results[(v, s, n, m)] = run_case(spec, timeout=2400)
+        results[(v, s, n, m)] = run_worker(__file__, spec, timeout=2400)
 
     import torch
 
@@ -297,10 +256,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.out:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, args.out)
+        write_atomic(args.out, text + "\n")
 
 
 if __name__ == "__main__":

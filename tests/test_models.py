@@ -352,3 +352,12 @@ def test_yaml_builds_and_runs_forward_backward(path):
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert out.shape == wav.shape
     assert sum(g is not None and g.abs().sum() > 0 for g in grads) > 0.9 * len(grads)
+
+
+def test_pcs_is_usable_from_yaml():
+    hp = load_hyperpyyaml("""
+pcs_target: !name:se_mamba.models.pcs.perceptual_contrast_stretch
+    normalise_peak: False
+""")
+    x = torch.randn(4000, dtype=torch.float64) * 0.1
+    assert torch.allclose(hp["pcs_target"](x), perceptual_contrast_stretch(x, normalise_peak=False))

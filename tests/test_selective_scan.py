@@ -153,3 +153,10 @@ def test_kernel_exp_is_correctly_rounded_ish(dtype, top):
     assert rel <= 2 * torch.finfo(dtype).eps
     assert torch.equal(e[ref == 0], torch.zeros_like(e[ref == 0]))
     assert torch.isfinite(e).all() and (e[x > top] == e[x > top][0]).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_sequence(backend):
+    ins = make_inputs(2, 0, 8, 4, torch.float32)
+    out, last = selective_scan_fn(**ins, delta_softplus=True, return_last_state=True, backend=backend)
+    assert out.shape == (2, 0, 8) and torch.equal(last, ins["h0"].detach())

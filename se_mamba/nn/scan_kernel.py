@@ -81,7 +81,7 @@ def load_kernel(verbose=False):
             finally:
                 ext_log.setLevel(level)
 
-            logger.info("se_mamba: compiling the fused CPU scan (first use only)...")
+            logger.info("se_mamba: loading the fused CPU scan (compiled on first use, then cached)")
             _state["module"] = load(
                 name=build_name(),
                 sources=[SOURCE],

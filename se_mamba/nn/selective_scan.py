@@ -68,7 +68,8 @@ class _ChunkedScan(torch.autograd.Function):
                 h.mul_(decay[:, k]).add_(drive[:, k])
                 states[:, k] = h
             y[:, t0:t1] = torch.einsum("bkdn,bkn->bkd", states, C[:, t0:t1])
-        ctx.save_for_backward(u, delta, A, B, C, torch.stack(ckpts))
+        # (an empty sequence has no chunk: keep one state so shapes stay valid)
+        ctx.save_for_backward(u, delta, A, B, C, torch.stack(ckpts or [h.clone()]))
         ctx.chunk = chunk
         ctx.has_h0 = h0 is not None
         return y, h
@@ -85,7 +86,7 @@ class _ChunkedScan(torch.autograd.Function):
         # state enters the adjoint there.
         mu = torch.zeros_like(ckpts[0]) if dlast is None else dlast.clone()
         dy = dy.contiguous()
-        for c in reversed(range(len(ckpts))):
+        for c in reversed(range((L + chunk - 1) // chunk)):
             t0 = c * chunk
             t1 = min(L, t0 + chunk)
             K = t1 - t0

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Stage library shared by every se_mamba recipe (the shape of ESPnet's enh.sh).
+#
+# A recipe's run.sh sets its defaults, defines `prepare_data` (stage 1:
+# write train/valid/test.json manifests into $data_dir), then sources this
+# file and calls `enh_main "$@"`.
+#
+# Stages (each logged, each idempotent):
+#   1 data preparation        prepare_data (recipe-specific)
+#   2 training                python -m se_mamba.recipe.train (torchrun when --nproc > 1)
+#   3 enhancement of test set python -m se_mamba.recipe.enhance
+#   4 scoring                 python -m se_mamba.recipe.score -> RESULTS.md
+#   5 ASR on enhanced speech  (scoring issue: RESULTS_ASR.md)
+#   6 packing                 (inference issue: pretrained/)
+set -euo pipefail
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
+
+enh_usage() {
+    cat <<USAGE
+Usage: $0 [options] [-- hyperpyyaml overrides]
+  --stage N         first stage to run (default ${stage})
+  --stop_stage N    last stage to run (default ${stop_stage})
+  --model NAME      experiment name / model tag (default ${model})
+  --hparams FILE    training HyperPyYAML (default ${hparams})
+  --nproc N         training processes (torchrun; CPU uses gloo) (default ${nproc})
+  --data_dir DIR    corpus folder (default ${data_dir})
+  --exp_dir DIR     experiments folder (default ${exp_dir})
+  --python EXE      Python to run (default ${python})
+  -h, --help        this help
+Anything after -- is passed to training as HyperPyYAML overrides, e.g.
+  $0 --stage 2 -- --number_of_epochs 5 --batch_size 8
+USAGE
+}
+
+enh_main() {
+    local overrides=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --stage) stage="$2"; shift 2 ;;
+            --stop_stage) stop_stage="$2"; shift 2 ;;
+            --model) model="$2"; shift 2 ;;
+            --hparams) hparams="$2"; shift 2 ;;
+            --nproc) nproc="$2"; shift 2 ;;
+            --data_dir) data_dir="$2"; shift 2 ;;
+            --exp_dir) exp_dir="$2"; shift 2 ;;
+            --python) python="$2"; shift 2 ;;
+            -h|--help) enh_usage; exit 0 ;;
+            --) shift; overrides=("$@"); break ;;
+            *) echo "$0: error: unknown option '$1' (see --help)" >&2; exit 1 ;;
+        esac
+    done
+    local exp="${exp_dir}/${model}"
+    [ -f "${hparams}" ] || { echo "$0: error: ${hparams}: no such hparams file" >&2; exit 1; }
+
+    if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+        log "Stage 1: data preparation -> ${data_dir}"
+        prepare_data
+    fi
+    if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+        log "Stage 2: training ${model} (${hparams}) -> ${exp}"
+        local launcher=("${python}")
+        if [ "${nproc}" -gt 1 ]; then
+            launcher=("${python}" -m torch.distributed.run --standalone --nproc_per_node="${nproc}")
+        fi
+        "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
+            --output_folder "${exp}" "${overrides[@]+"${overrides[@]}"}"
+    fi
+    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        log "Stage 3: enhancing the test set with ${exp}"
+        "${python}" -m se_mamba.recipe.enhance --exp "${exp}" --manifest "${data_dir}/test.json" \
+            --data-root "${data_dir}" --out "${exp}/enhanced/test"
+    fi
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+        log "Stage 4: scoring noisy and enhanced -> ${results}"
+        "${python}" -m se_mamba.recipe.score --enhanced "${exp}/enhanced/test/enhanced.json" \
+            --out-dir "${exp}/scores/test" --results "${results}" --title "${recipe_name} / ${model}"
+    fi
+    if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+        echo "$0: error: stage 5 (ASR on enhanced speech) is not implemented yet (scoring issue)" >&2
+        exit 1
+    fi
+    if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+        echo "$0: error: stage 6 (packing) is not implemented yet (inference issue)" >&2
+        exit 1
+    fi
+    log "Done (stages ${stage}-${stop_stage})."
+}

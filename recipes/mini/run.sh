@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Recipe on the embedded mini corpus (synthetic speech + generated noises).
+# ./run.sh --help ; ./run.sh --stage 1 --stop_stage 4
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(cd ../.. && pwd)
+
+recipe_name=mini
+stage=1
+stop_stage=4
+model=semamba_small
+hparams=${root}/hparams/train/mini_semamba.yaml
+nproc=1
+data_dir=${root}/data/mini
+exp_dir=${root}/exp/mini
+python=${root}/.venv/bin/python
+[ -x "${python}" ] || python=python3
+results=${root}/recipes/mini/RESULTS.md
+# corpus size (the demo's default generates in well under 2 minutes)
+n_train=${N_TRAIN:-400}
+n_valid=${N_VALID:-40}
+n_test=${N_TEST:-40}
+corpus_seed=${CORPUS_SEED:-1234}
+
+export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
+
+prepare_data() {
+    "${python}" "${root}/data_prep/synth_mini.py" --out "${data_dir}" --seed "${corpus_seed}" \
+        --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}"
+}
+
+. "${root}/recipes/lib/enh.sh"
+enh_main "$@"

@@ -1,0 +1,90 @@
+"""Signal losses of SEMamba / MP-SENet / MambAttention (FACTS §2).
+
+Layouts as the models': magnitude and phase ``[B, F, T]``, complex views
+``[B, F, T, 2]``, waveforms ``[B, N]``.
+
+* time: L1 between waveforms;
+* magnitude: MSE between compressed magnitudes;
+* complex: MSE between compressed complex views, x2 (the originals' scaling);
+* phase: in-phase (IP), group-delay (GD, differences along frequency) and
+  instantaneous-angular-frequency (IAF, differences along time) errors, each
+  anti-wrapped ``|x - round(x / 2pi) 2pi|``. The originals compute GD/IAF with
+  difference matrices whose first column is ``-phi_0``; we use the same
+  boundary with explicit differences (no F x F / T x T matmul);
+* consistency: MSE (x2) between the predicted complex view and the STFT of
+  its own inverse STFT, so the output stays a consistent spectrogram.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def anti_wrap(x):
+    """``|x - round(x / 2pi) * 2pi|``: distance to the nearest multiple of 2pi."""
+    return torch.abs(x - torch.round(x / (2 * math.pi)) * 2 * math.pi)
+
+
+def _first_difference(phi, dim):
+    """``[-phi_0, phi_0 - phi_1, phi_1 - phi_2, ...]`` along ``dim`` (the
+    originals' triu(1) - triu(2) - I matrix applied on that axis)."""
+    n = phi.shape[dim]
+    head = -phi.narrow(dim, 0, 1)
+    return torch.cat([head, phi.narrow(dim, 0, n - 1) - phi.narrow(dim, 1, n - 1)], dim)
+
+
+def phase_losses(phase_ref, phase_est):
+    """(IP, GD, IAF) losses between phases ``[B, F, T]``."""
+    ip = anti_wrap(phase_ref - phase_est).mean()
+    gd = anti_wrap(_first_difference(phase_ref, 1) - _first_difference(phase_est, 1)).mean()
+    iaf = anti_wrap(_first_difference(phase_ref, 2) - _first_difference(phase_est, 2)).mean()
+    return ip, gd, iaf
+
+
+def time_loss(clean_wav, est_wav):
+    return F.l1_loss(est_wav, clean_wav)
+
+
+def magnitude_loss(clean_mag, est_mag):
+    return F.mse_loss(est_mag, clean_mag)
+
+
+def complex_loss(clean_com, est_com):
+    return F.mse_loss(est_com, clean_com) * 2
+
+
+def consistency_loss(est_com, est_com_restft):
+    return F.mse_loss(est_com, est_com_restft) * 2
+
+
+class GeneratorLoss(nn.Module):
+    """Weighted sum of the signal losses (defaults: the originals' weights:
+    time 0.2, magnitude 0.9, complex 0.1, phase 0.3, consistency 0.1; the
+    metric term 0.05 is added by the MetricGAN Brain).
+
+    ``forward`` returns ``(total, parts)``; ``parts`` holds each unweighted
+    term as a float for logging.
+    """
+
+    def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1):
+        super().__init__()
+        self.weights = {"time": time, "magnitude": magnitude, "complex": complex, "phase": phase,
+                        "consistency": consistency}
+
+    def forward(self, clean, est):
+        """``clean``/``est``: dicts with ``wav``, ``mag``, ``pha``, ``com`` (and
+        ``com_restft`` in ``est`` when the consistency weight is non-zero)."""
+        ip, gd, iaf = phase_losses(clean["pha"], est["pha"])
+        terms = {
+            "time": time_loss(clean["wav"], est["wav"]),
+            "magnitude": magnitude_loss(clean["mag"], est["mag"]),
+            "complex": complex_loss(clean["com"], est["com"]),
+            "phase": ip + gd + iaf,
+        }
+        if self.weights["consistency"]:
+            terms["consistency"] = consistency_loss(est["com"], est["com_restft"])
+        total = sum(self.weights[k] * v for k, v in terms.items())
+        parts = {k: float(v.detach()) for k, v in terms.items()}
+        parts.update(ip=float(ip.detach()), gd=float(gd.detach()), iaf=float(iaf.detach()))
+        return total, parts

@@ -1,0 +1,1 @@
+"""Recipe entry points shared by every recipe (train, enhance, score, ...)."""

@@ -1,0 +1,131 @@
+"""The embedded mini corpus: determinism, disjoint splits, recorded SNRs."""
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from se_mamba.data.mini_corpus import SPLITS, CorpusConfig, generate, speakers, synth_rir
+from se_mamba.data.noises import NOISE_KINDS, lpc, make_noise
+
+SMALL = dict(n_train=10, n_valid=3, n_test=3)
+
+
+def tree_digest(root):
+    h = hashlib.sha256()
+    for dirpath, _, files in sorted(os.walk(root)):
+        for name in sorted(files):
+            if name == "summary.md":
+                continue
+            path = os.path.join(dirpath, name)
+            h.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mini")
+    generate(str(root / "a"), CorpusConfig(seed=7, reverb_prob=0.0, **SMALL), progress=False)
+    return root
+
+
+def manifests(root):
+    out = {}
+    for s in SPLITS:
+        with open(os.path.join(root, f"{s}.json")) as f:
+            out[s] = json.load(f)
+    return out
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(corpus, tmp_path):
+    generate(str(tmp_path / "b"), CorpusConfig(seed=7, reverb_prob=0.0, **SMALL), progress=False)
+    assert tree_digest(corpus / "a") == tree_digest(tmp_path / "b")
+    generate(str(tmp_path / "c"), CorpusConfig(seed=8, reverb_prob=0.0, **SMALL), progress=False)
+    assert tree_digest(corpus / "a") != tree_digest(tmp_path / "c")
+
+
+def test_rerun_with_same_config_is_skipped(corpus):
+    path = corpus / "a" / "train.json"
+    before = os.stat(path).st_mtime_ns
+    generate(str(corpus / "a"), CorpusConfig(seed=7, reverb_prob=0.0, **SMALL), progress=False)
+    assert os.stat(path).st_mtime_ns == before
+
+
+def test_splits_are_disjoint_in_speakers_and_sentences(corpus):
+    m = manifests(corpus / "a")
+    assert {s: len(v) for s, v in m.items()} == {"train": 10, "valid": 3, "test": 3}
+    for a in SPLITS:
+        for b in SPLITS:
+            if a < b:
+                assert not {x["speaker"] for x in m[a].values()} & {x["speaker"] for x in m[b].values()}
+                assert not {x["words"] for x in m[a].values()} & {x["words"] for x in m[b].values()}
+    assert not set(speakers("train")) & set(speakers("test"))
+
+
+def test_recorded_snr_matches_the_mixture(corpus):
+    """SNR recomputed from the files (noise = noisy - clean) equals the manifest's."""
+    root = str(corpus / "a")
+    for split, man in manifests(root).items():
+        for uid, item in man.items():
+            noisy, sr = sf.read(item["noisy_wav"].replace("{data_root}", root))
+            clean, _ = sf.read(item["clean_wav"].replace("{data_root}", root))
+            assert sr == 16000 and noisy.shape == clean.shape
+            assert abs(item["length"] - len(clean) / sr) < 1e-3
+            snr = 10 * np.log10(np.sum(clean**2) / np.sum((noisy - clean) ** 2))
+            assert snr == pytest.approx(item["snr"], abs=0.05), uid
+            assert -5.0 <= item["snr"] <= 20.0 and item["noise_type"] in NOISE_KINDS
+            assert np.abs(noisy).max() < 1.0
+
+
+def test_noises_are_unit_rms_and_deterministic():
+    speech = [np.sin(np.arange(8000) * 0.01 * (k + 1)) * np.hanning(8000) for k in range(8)]
+    for kind in NOISE_KINDS:
+        a = make_noise(kind, np.random.default_rng(3), 16000, 16000, speech)
+        b = make_noise(kind, np.random.default_rng(3), 16000, 16000, speech)
+        c = make_noise(kind, np.random.default_rng(4), 16000, 16000, speech)
+        assert np.sqrt(np.mean(a**2)) == pytest.approx(1.0, rel=1e-6)
+        assert np.array_equal(a, b) and not np.array_equal(a, c), kind
+    with pytest.raises(ValueError, match="unknown noise kind 'rain'"):
+        make_noise("rain", np.random.default_rng(0), 10, 16000, speech)
+
+
+def test_pink_and_brown_slopes():
+    rng = np.random.default_rng(0)
+    from se_mamba.data.noises import coloured
+
+    for exponent in (1.0, 2.0):
+        x = coloured(rng, 2**16, exponent)
+        p = np.abs(np.fft.rfft(x)) ** 2
+        f = np.arange(p.size)
+        band = (f > 100) & (f < 10000)
+        slope = np.polyfit(np.log(f[band]), np.log(p[band]), 1)[0]
+        assert slope == pytest.approx(-exponent, abs=0.1)
+
+
+def test_lpc_recovers_an_ar_process():
+    from scipy.signal import lfilter
+
+    a = np.array([1.0, -0.9, 0.4])
+    x = lfilter([1.0], a, np.random.default_rng(0).standard_normal(50000))
+    assert np.allclose(lpc(x, order=2), a, atol=0.02)
+
+
+def test_rir_target_keeps_direct_and_early_part():
+    rir, n_early = synth_rir(np.random.default_rng(0), rt60=0.5, early_ms=50.0)
+    assert rir[0] == pytest.approx(1.0) and n_early == 800
+    late = rir[n_early:]
+    # energy decays ~60 dB over rt60: compare 100 ms windows 0.3 s apart
+    e1 = np.sum(late[800:2400] ** 2)
+    e2 = np.sum(late[800 + 4800:2400 + 4800] ** 2)
+    assert 10 * np.log10(e1 / e2) == pytest.approx(60 * 0.3 / 0.5, abs=6)
+
+
+def test_reverberant_corpus_records_rt60(tmp_path):
+    generate(str(tmp_path / "r"), CorpusConfig(seed=1, reverb_prob=1.0, n_train=2, n_valid=1, n_test=1),
+             progress=False)
+    m = manifests(tmp_path / "r")
+    assert all(0.2 <= x["rt60"] <= 0.8 for s in m.values() for x in s.values())
