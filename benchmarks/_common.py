@@ -64,3 +64,10 @@ def write_atomic(path, text):
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def publish(text, out=None):
+    """Print a result table, and write it atomically to ``out`` if given."""
+    print(text)
+    if out:
+        write_atomic(out, text + "\n")

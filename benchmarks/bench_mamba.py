@@ -39,7 +39,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # same allocator for every variant
 
-from _common import run_worker, timed, write_atomic  # noqa: E402
+from _common import publish, run_worker, timed  # noqa: E402
 
 SHAPES = {"time": (200, 321), "freq": (642, 100), "long": (100, 1601)}
 D_MODEL, EXPAND, D_STATE = 64, 4, 16
@@ -253,10 +253,7 @@ def main():
             lines.append(f"| {s} | {n} | {ratio('sequential', 'ours', 'fwd+bwd')} | "
                          f"{ratio('parallel', 'ours', 'fwd+bwd')} | {ratio('sequential', 'ours', 'fwd')} | "
                          f"{ratio('parallel', 'ours', 'fwd')} | {share('fwd')} | {share('fwd+bwd')} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        write_atomic(args.out, text + "\n")
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

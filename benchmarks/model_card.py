@@ -29,7 +29,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from _common import run_worker, timed, write_atomic  # noqa: E402
+from _common import publish, run_worker, timed  # noqa: E402
 
 PUBLISHED_GFLOPS_2S = {  # MambAttention paper, Table VI (FACTS §6)
     "semamba_advanced": 64.46, "mambattention": 65.52, "mpsenet": 74.29, "lstm_senet": 88.59}
@@ -131,10 +131,7 @@ def main():
         rows.append(f"| {name} | {res['params']:,} | {c:.2f} | {a:.2f} | {c + a:.2f} | "
                     f"{pub if pub else '-'} | {res['rtf2']:.3f} | {res['rtf10']:.3f} | "
                     f"{res['peak10']:.2f} |")
-    text = "\n".join(rows)
-    print(text)
-    if args.out:
-        write_atomic(args.out, text + "\n")
+    publish("\n".join(rows), args.out)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ data_dir=${root}/data/mini
 exp_dir=${root}/exp/mini
 python=${root}/.venv/bin/python
 [ -x "${python}" ] || python=python3
-results=${root}/recipes/mini/RESULTS.md
+results=${RESULTS_MD:-${root}/recipes/mini/RESULTS.md}
 # corpus size (the demo's default generates in well under 2 minutes)
 n_train=${N_TRAIN:-400}
 n_valid=${N_VALID:-40}

@@ -38,7 +38,7 @@ def load_experiment(exp_dir, device="cpu"):
     if ckpt is None:
         raise FileNotFoundError(f"{exp_dir}/save: no checkpoint to enhance with")
     model = hparams["generator"].to(device).eval()
-    return model, ckpt.path
+    return model, str(ckpt.path)
 
 
 def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu"):

@@ -26,10 +26,14 @@ def spectrogram_figure(path, noisy, enhanced, clean, title):
     import matplotlib.pyplot as plt
     import soundfile as sf
 
+    cmap = matplotlib.colormaps["magma"].copy()
+    cmap.set_bad(cmap(0.0))  # digital silence (-inf dB) drawn as the floor, not blank
+    cmap.set_under(cmap(0.0))
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     for ax, (name, p) in zip(axes, [("noisy", noisy), ("enhanced", enhanced), ("clean", clean)]):
         x, fs = sf.read(p)
-        ax.specgram(x, NFFT=400, Fs=fs, noverlap=300, cmap="magma", vmin=-130)
+        with np.errstate(divide="ignore"):  # log of exact zeros: -inf, shown as the floor
+            ax.specgram(x, NFFT=400, Fs=fs, noverlap=300, cmap=cmap, vmin=-130)
         ax.set_ylabel("Hz")
         ax.set_title(name)
     axes[-1].set_xlabel("s")
