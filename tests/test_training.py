@@ -83,3 +83,76 @@ def test_recipe_stages_1_to_4_end_to_end(tmp_path):
                            text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert os.stat(next(iter(enhanced.values()))["enhanced_wav"]).st_mtime_ns == mtime
+
+
+def _train_log(path):
+    with open(path) as f:
+        return f.read().strip().splitlines()
+
+
+def tiny_train_args(data, out, epochs=1):
+    return ["-m", "se_mamba.recipe.train", MINI_YAML, "--data_folder", data, "--output_folder", out,
+            "--device", "cpu", "--channels", "4", "--num_blocks", "1", "--d_state", "4", "--batch_size", "1",
+            "--segment", "8000", "--number_of_epochs", str(epochs), "--evaluate_test", "False"]
+
+
+def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path):
+    """torchrun, 2 processes, gloo: the 4 training items split into 2 steps per rank."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += tiny_train_args(tiny_corpus, str(tmp_path / "exp")) + ["--distributed_backend", "gloo"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = _train_log(tmp_path / "exp" / "train_log.txt")
+    assert len(log) == 1 and "train steps: 2" in log[0] and "train skipped_steps: 0" in log[0], log
+    single = subprocess.run([sys.executable] + tiny_train_args(tiny_corpus, str(tmp_path / "exp1")),
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert "train steps: 4" in _train_log(tmp_path / "exp1" / "train_log.txt")[0]
+
+
+def test_resume_after_kill_continues_from_the_checkpoint(tiny_corpus, tmp_path):
+    import glob
+    import time
+
+    exp = str(tmp_path / "exp")
+    args = [sys.executable] + tiny_train_args(tiny_corpus, exp, epochs=3)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not glob.glob(os.path.join(exp, "save", "CKPT*", "CKPT.yaml")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.kill()  # SIGKILL: no chance to clean up
+    proc.wait()
+    assert glob.glob(os.path.join(exp, "save", "CKPT*")), "no checkpoint before the kill"
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = _train_log(os.path.join(exp, "train_log.txt"))
+    epochs = [int(line.split("epoch: ")[1].split(",")[0]) for line in log]
+    assert epochs.count(1) == 1 and epochs[-1] == 3, log  # resumed, not restarted
+    # 4 items, batch 1: 4 steps per epoch; the step counter was restored, not reset
+    assert "train steps: 12," in log[-1], log
+
+
+def test_checkpoints_appear_only_when_complete(tmp_path):
+    """A save interrupted after the meta file (SpeechBrain's order) must not
+    leave a checkpoint that recovery would pick up."""
+    from speechbrain.utils.checkpoints import Checkpointer
+
+    from se_mamba.checkpoint import AtomicCheckpointer
+
+    class Boom(torch.nn.Linear):
+        pass
+
+    def failing_save(obj, path):
+        raise KeyboardInterrupt("killed while writing parameters")
+
+    for cls, leaves_checkpoint in ((Checkpointer, True), (AtomicCheckpointer, False)):
+        d = tmp_path / cls.__name__
+        ck = cls(d, recoverables={"m": torch.nn.Linear(2, 2), "boom": Boom(2, 2)},
+                 custom_save_hooks={"boom": failing_save})
+        with pytest.raises(KeyboardInterrupt):
+            ck.save_checkpoint()
+        assert bool(ck.list_checkpoints()) is leaves_checkpoint
+    good = AtomicCheckpointer(tmp_path / "ok", recoverables={"m": torch.nn.Linear(2, 2)})
+    saved = good.save_checkpoint(meta={"pesq": 2.0})
+    assert saved.path.parent == tmp_path / "ok" and (saved.path / "m.ckpt").exists()
+    assert good.recover_if_possible(max_key="pesq").path == saved.path

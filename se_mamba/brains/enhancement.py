@@ -138,7 +138,9 @@ class SEBrain(sb.Brain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         if stage == sb.Stage.TRAIN:
-            self.train_stats = {"loss": stage_loss, "skipped_steps": self.skipped_steps}
+            # optimizer steps so far (per process: with DDP each rank sees 1/world of the data)
+            self.train_stats = {"loss": stage_loss, "steps": self.optimizer_step,
+                                "skipped_steps": self.skipped_steps}
             self.step_schedulers()
             return
         stats = {"loss": stage_loss}
