@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from se_mamba.fileio import write_text_atomic
+
 
 def rss_kb(field="VmRSS"):
     with open("/proc/self/status") as f:
@@ -59,15 +61,10 @@ def run_worker(script, spec, timeout):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
-def write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def publish(text, out=None):
     """Print a result table, and write it atomically to ``out`` if given."""
     print(text)
     if out:
-        write_atomic(out, text + "\n")
+        write_text_atomic(out, text + "\n")

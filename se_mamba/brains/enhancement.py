@@ -29,16 +29,14 @@ import speechbrain as sb
 import torch
 
 from ..losses import batch_pesq_targets, discriminator_loss, metric_generator_loss
-from ..metrics import pesq_score, si_sdr, stoi_score
+from ..metrics.report import score_pair
 from ..nn.spectral import amplitude_normalise
 
 logger = logging.getLogger(__name__)
 
 
-def _score_item(ref, est):
-    pesq, err = pesq_score(ref, est)
-    return {"pesq": pesq, "estoi": stoi_score(ref, est, extended=True), "si_sdr": si_sdr(ref, est),
-            "error": err}
+# validation metrics (report keys) -> names in the logs and the checkpoint meta
+VALID_METRICS = {"pesq_wb": "pesq", "estoi": "estoi", "si_sdr": "si_sdr"}
 
 
 class SEBrain(sb.Brain):
@@ -88,7 +86,7 @@ class SEBrain(sb.Brain):
                  for i in range(clean.shape[0])]
         workers = getattr(self.hparams, "score_workers", 2)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            self.scores += list(pool.map(lambda p: _score_item(*p), pairs))
+            self.scores += list(pool.map(lambda p: score_pair(*p, metrics=tuple(VALID_METRICS)), pairs))
         # an L1 on the waveform as the stage "loss" (the checkpoint key is PESQ)
         return torch.nn.functional.l1_loss(est, clean)
 
@@ -144,9 +142,9 @@ class SEBrain(sb.Brain):
             self.step_schedulers()
             return
         stats = {"loss": stage_loss}
-        for key in ("pesq", "estoi", "si_sdr"):
+        for key, name in VALID_METRICS.items():
             vals = np.array([s[key] for s in self.scores], dtype=np.float64)
-            stats[key] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+            stats[name] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
         stats["failed"] = sum(1 for s in self.scores if s["error"])
         stats["seconds"] = round(time.time() - self.stage_start, 1)
         if stage == sb.Stage.VALID:

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..fileio import write_text_atomic, write_wav_atomic
 from .noises import NOISE_KINDS, make_noise
 
 logger = logging.getLogger(__name__)
@@ -159,12 +160,8 @@ def _resample(wav, sr_in):
 
 
 def _write(path, x):
-    import soundfile as sf
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.wav"
-    sf.write(tmp, np.clip(x, -1.0, 1.0), SR, subtype="PCM_16")
-    os.replace(tmp, path)
+    write_wav_atomic(path, np.clip(x, -1.0, 1.0), SR, subtype="PCM_16")
 
 
 def plan_split(cfg, split, sentences_taken):
@@ -246,20 +243,13 @@ def generate(out_dir, cfg=None, progress=True):
                              "speaker": it["voice"]}
         _write_json(manifests[split], manifest)
         summary[split] = manifest
-    _write_text(os.path.join(out_dir, "summary.md"), summary_table(summary, cfg))
+    write_text_atomic(os.path.join(out_dir, "summary.md"), summary_table(summary, cfg))
     _write_json(conf_path, cfg.to_json())
     return manifests
 
 
 def _write_json(path, obj):
-    _write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def _write_text(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 def summary_table(manifests, cfg):

@@ -18,6 +18,8 @@ import sys
 
 import torch
 
+from ..fileio import write_text_atomic, write_wav_atomic
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,8 +44,6 @@ def load_experiment(exp_dir, device="cpu"):
 
 
 def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu"):
-    import soundfile as sf
-
     from speechbrain.dataio.dataio import read_audio
 
     with open(manifest) as f:
@@ -63,18 +63,14 @@ def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu"):
             wav = read_audio(noisy_path).to(device)
             with torch.no_grad():
                 est = model.enhance(wav.unsqueeze(0))[0].cpu().numpy()
-            tmp = out_path + ".tmp.wav"
-            sf.write(tmp, est, 16000, subtype="FLOAT")
-            os.replace(tmp, out_path)
+            write_wav_atomic(out_path, est, 16000, subtype="FLOAT")
         out_manifest[uid] = {**item, "noisy_wav": noisy_path,
                              "clean_wav": item["clean_wav"].replace("{data_root}", data_root),
                              "enhanced_wav": out_path}
     with open(stamp_path, "w") as f:
         f.write(tag)
     path = os.path.join(out_dir, "enhanced.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(out_manifest, f, indent=2)
-    os.replace(path + ".tmp", path)
+    write_text_atomic(path, json.dumps(out_manifest, indent=2))
     return path
 
 

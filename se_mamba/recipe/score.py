@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from ..fileio import write_text_atomic
 from ..metrics.report import DEFAULT_METRICS, markdown_table, score_files, summarise, write_csv
 
 
@@ -80,10 +81,7 @@ def main(argv=None):
         f"Per-utterance scores: `{os.path.relpath(args.out_dir)}`; figure: `{fig_name}` "
         f"(utterance {first}).", "",
         f"![spectrograms]({fig_name})", ""])
-    tmp = args.results + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, args.results)
+    write_text_atomic(args.results, text)
     print(text)
     return 0
 
