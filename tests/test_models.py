@@ -32,6 +32,10 @@ def small(name, **kw):
         base["conformer"] = {"n_head": 2}
     if name == "semamba_basic":
         base = {"hidden": 16, "d_state": 4}
+    if name in ("sbm", "sbm_causal", "mamba_base"):
+        base = {"backbone": {"hidden": 16, "num_layers": 1, "full_res_channels": 8, "mamba": {"d_state": 4}}}
+    if name == "sb_ncsnpp":
+        base = {"backbone": {"channels": 8, "channel_mult": [1, 2], "attention": True}, "sb_steps": 2}
     return build_model(name, **{**base, **kw})
 
 

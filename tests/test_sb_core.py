@@ -4,13 +4,14 @@ import math
 import pytest
 import torch
 
-from se_mamba.sb import SBVE, SBVP, build_schedule, sample
+from se_mamba.sb import SBVE, SBVP, SBGmax, build_schedule, sample
 from se_mamba.sb.samplers import ode_step
 
-SCHEDULES = [SBVE(), SBVE(k=3.0, c=0.2), SBVP()]
+SCHEDULES = [SBVE(), SBVE(k=3.0, c=0.2), SBVP(), SBGmax()]
+IDS = ["ve", "ve2", "vp", "gmax"]
 
 
-@pytest.mark.parametrize("sch", SCHEDULES, ids=["ve", "ve2", "vp"])
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
 def test_marginal_ends_at_x0_and_y(sch):
     x0, y = torch.randn(3, 50, dtype=torch.float64), torch.randn(3, 50, dtype=torch.float64)
     z = torch.randn(3, 50, dtype=torch.float64)
@@ -44,7 +45,16 @@ def test_vp_alpha_and_sigma_from_their_integrals():
     assert float(sch.sigma2(torch.tensor(t))) == pytest.approx(float(sigma2), rel=1e-6)
 
 
-@pytest.mark.parametrize("sch", SCHEDULES, ids=["ve", "ve2", "vp"])
+def test_gmax_sigma_is_the_integral_of_g_squared():
+    sch, t = SBGmax(beta_0=0.05, beta_1=20.0), 0.7
+    s = torch.linspace(0, t, 20001, dtype=torch.float64)
+    g2 = 0.05 + s * (20.0 - 0.05)  # Bridge-gmax: g^2 linear in t, f = 0
+    assert float(sch.sigma2(torch.tensor(t, dtype=torch.float64))) == pytest.approx(float(torch.trapezoid(g2, s)), rel=1e-8)
+    assert float(sch.alpha(torch.tensor(t))) == 1.0
+    assert isinstance(build_schedule("sbgmax", beta_1=10.0), SBGmax)
+
+
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
 @pytest.mark.parametrize("sampler, steps", [("ode", 1), ("ode", 5), ("sde", 1), ("sde", 7)])
 def test_every_sampler_returns_x0_with_an_oracle_network(sch, sampler, steps):
     x0, y = torch.randn(2, 64), torch.randn(2, 64)
@@ -59,7 +69,7 @@ def test_every_sampler_returns_x0_with_an_oracle_network(sch, sampler, steps):
     assert len(calls) == steps and torch.all(calls[0] == 1.0)  # the first call sees t = T
 
 
-@pytest.mark.parametrize("sch", SCHEDULES, ids=["ve", "ve2", "vp"])
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
 def test_ode_step_moves_a_bridge_sample_along_the_bridge(sch):
     x0, y, z = (torch.randn(4, 32, dtype=torch.float64) for _ in range(3))
     t, s = 0.8, 0.3
@@ -76,7 +86,7 @@ def test_one_step_is_the_network_on_y_at_t1_and_sde_is_seeded():
     b = sample(net, y, SBVE(), steps=4, sampler="sde", generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="unknown SB schedule"):
-        build_schedule("gmax")
+        build_schedule("gmax")  # the name is "sbgmax"
     with pytest.raises(ValueError, match="sampler must be"):
         sample(net, y, SBVE(), sampler="euler")
 

@@ -8,7 +8,7 @@
 # Stages (each logged, each idempotent):
 #   1 data preparation        prepare_data (recipe-specific)
 #   2 training                python -m se_mamba.recipe.train (torchrun when --nproc > 1)
-#   3 enhancement of test set python -m se_mamba.recipe.enhance
+#   3 enhancement of test set python -m se_mamba.recipe.enhance (SB models: --sb_steps, --sampler)
 #   4 scoring                 python -m se_mamba.recipe.score -> RESULTS.md
 #   5 ASR on enhanced speech  python -m se_mamba.recipe.asr -> RESULTS_ASR.md
 #   6 packing                 python -m se_mamba.recipe.pack -> pretrained/
@@ -16,6 +16,12 @@
 # Variables a recipe sets before sourcing: recipe_name, stage, stop_stage,
 # model, hparams, nproc, data_dir, exp_dir, python, results (RESULTS.md),
 # results_asr (RESULTS_ASR.md), pretrained_dir, asr (ASR backend).
+# Optional: model_name_from_tag=true (stage 2 gets --model_name <model>, for
+# training YAMLs that serve several models); results/results_asr empty = per
+# experiment files <exp>/RESULTS_<test tag>.md.
+# Optional: sb_steps, sampler (SB models' sampling at stage 3; empty = the model's).
+# With either set, stages 3-5 use a test set tag "test_<sampler><steps>" so
+# several samplings of one model sit side by side.
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
@@ -32,6 +38,8 @@ Usage: $0 [options] [-- hyperpyyaml overrides]
   --exp_dir DIR     experiments folder (default ${exp_dir})
   --python EXE      Python to run (default ${python})
   --asr SPEC        ASR backend of stage 5: pocketsphinx | speechbrain:SOURCE (default ${asr})
+  --sb_steps N      SB models: sampling steps at stage 3 (default: the model's)
+  --sampler NAME    SB models: ode | sde (default: the model's)
   -h, --help        this help
 Anything after -- is passed to training as HyperPyYAML overrides, e.g.
   $0 --stage 2 -- --number_of_epochs 5 --batch_size 8
@@ -51,12 +59,23 @@ enh_main() {
             --exp_dir) exp_dir="$2"; shift 2 ;;
             --python) python="$2"; shift 2 ;;
             --asr) asr="$2"; shift 2 ;;
+            --sb_steps) sb_steps="$2"; shift 2 ;;
+            --sampler) sampler="$2"; shift 2 ;;
             -h|--help) enh_usage; exit 0 ;;
             --) shift; overrides=("$@"); break ;;
             *) echo "$0: error: unknown option '$1' (see --help)" >&2; exit 1 ;;
         esac
     done
     local exp="${exp_dir}/${model}"
+    local test_tag=test sampling=()
+    sb_steps=${sb_steps:-} sampler=${sampler:-}
+    if [ -n "${sb_steps}" ] || [ -n "${sampler}" ]; then
+        test_tag="test_${sampler:-default}${sb_steps:+${sb_steps}}"
+        [ -n "${sb_steps}" ] && sampling+=(--sb-steps "${sb_steps}")
+        [ -n "${sampler}" ] && sampling+=(--sampler "${sampler}")
+    fi
+    results=${results:-${exp}/RESULTS_${test_tag}.md}
+    results_asr=${results_asr:-${exp}/RESULTS_ASR_${test_tag}.md}
     [ -f "${hparams}" ] || { echo "$0: error: ${hparams}: no such hparams file" >&2; exit 1; }
 
     if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
@@ -69,23 +88,26 @@ enh_main() {
         if [ "${nproc}" -gt 1 ]; then
             launcher=("${python}" -m torch.distributed.run --standalone --nproc_per_node="${nproc}")
         fi
+        local name_arg=()
+        [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${model}")
         "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
-            --output_folder "${exp}" "${overrides[@]+"${overrides[@]}"}"
+            --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${overrides[@]+"${overrides[@]}"}"
     fi
     if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-        log "Stage 3: enhancing the test set with ${exp}"
+        log "Stage 3: enhancing the test set with ${exp} ${sampling[*]+${sampling[*]}}"
         "${python}" -m se_mamba.recipe.enhance --exp "${exp}" --manifest "${data_dir}/test.json" \
-            --data-root "${data_dir}" --out "${exp}/enhanced/test"
+            --data-root "${data_dir}" --out "${exp}/enhanced/${test_tag}" "${sampling[@]+"${sampling[@]}"}"
     fi
     if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
         log "Stage 4: scoring noisy and enhanced -> ${results}"
-        "${python}" -m se_mamba.recipe.score --enhanced "${exp}/enhanced/test/enhanced.json" \
-            --out-dir "${exp}/scores/test" --results "${results}" --title "${recipe_name} / ${model}"
+        "${python}" -m se_mamba.recipe.score --enhanced "${exp}/enhanced/${test_tag}/enhanced.json" \
+            --out-dir "${exp}/scores/${test_tag}" --results "${results}" \
+            --title "${recipe_name} / ${model}${sampling[*]+ (${sampling[*]})}"
     fi
     if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
         log "Stage 5: ASR (${asr}) on noisy, enhanced and clean test speech -> ${results_asr}"
-        "${python}" -m se_mamba.recipe.asr --enhanced "${exp}/enhanced/test/enhanced.json" \
-            --out-dir "${exp}/asr/test" --results "${results_asr}" --asr "${asr}" \
+        "${python}" -m se_mamba.recipe.asr --enhanced "${exp}/enhanced/${test_tag}/enhanced.json" \
+            --out-dir "${exp}/asr/${test_tag}" --results "${results_asr}" --asr "${asr}" \
             --title "${recipe_name} / ${model}: ASR on enhanced speech"
     fi
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then

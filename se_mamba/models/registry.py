@@ -15,6 +15,7 @@ import copy
 
 from .basic import SEMambaBasic
 from .magphase import LSTMSENet, MambAttention, MPSENet, SEMamba
+from ..sb.enhancer import SBM, MambaBase, SBNCSNpp
 
 # name -> (class, paper defaults, one-line description)
 MODELS = {
@@ -35,6 +36,10 @@ MODELS = {
     "lstm_senet": (LSTMSENet, {}, "LSTM-SENet: bidirectional LSTM in place of Mamba"),
     "lstm_attention": (LSTMSENet, {"attention": "shared", "attention_position": "after"},
                        "LSTM-Attention: LSTM then shared T/F attention"),
+    "sbm": (SBM, {}, "Schrödinger Bridge Mamba: oSpatialNet-Mamba + time embedding, SB-VE, 1 step"),
+    "sbm_causal": (SBM, {"causal": True}, "SBM, causal in time (streaming-capable)"),
+    "sb_ncsnpp": (SBNCSNpp, {}, "SB-NCSN++ baseline: CPU-sized U-Net on the same SB core, 50 ODE steps"),
+    "mamba_base": (MambaBase, {}, "Mamba-base: the SBM backbone trained by predictive mapping"),
 }
 
 
@@ -69,6 +74,19 @@ def build_model(name, **overrides):
     # how to build it again: packing writes this into a pretrained hyperparams.yaml
     model.build_spec = {"name": name, **overrides}
     return model
+
+
+def build_sized_model(name, sizes):
+    """``build_model(name, **sizes[name])``: training YAMLs that serve several
+    models keep one size table and pick the row with ``model_name``.
+
+    >>> m = build_sized_model("sbm", {"sbm": {"backbone": {"hidden": 16, "num_layers": 1}}})
+    >>> m.build_spec["backbone"]["hidden"]
+    16
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    return build_model(name, **dict((sizes or {}).get(name) or {}))
 
 
 def list_models():

@@ -5,16 +5,18 @@
         --data-root data/mini --out exp/mini_semamba/enhanced/test
 
 Loads ``EXP/hyperparams.yaml`` (as saved by training) and the checkpoint of
-best validation PESQ, writes ``OUT/<id>.wav`` (16 kHz, float32 WAV, written
+best validation PESQ (the EMA weights when the training kept an EMA), writes ``OUT/<id>.wav`` (16 kHz, float32 WAV, written
 atomically, never over an input) and ``OUT/enhanced.json`` (a manifest of
 noisy, clean and enhanced paths for the scoring stage). Idempotent: files
-already enhanced by the same checkpoint are kept.
+already enhanced by the same checkpoint and options are kept. SB models take
+``--sb-steps N`` and ``--sampler ode|sde``.
 """
 import argparse
 import json
 import logging
 import os
 import sys
+import zlib
 
 import torch
 
@@ -34,22 +36,35 @@ def load_experiment(exp_dir, device="cpu"):
     with open(hp_path) as f:
         # the saved file still names the data/output folders; they are not used here
         hparams = load_hyperpyyaml(f, {"data_folder": exp_dir, "output_folder": exp_dir})
-    ckpter = sb.utils.checkpoints.Checkpointer(os.path.join(exp_dir, "save"),
-                                               recoverables={"generator": hparams["generator"]})
+    recoverables = {"generator": hparams["generator"]}
+    if hparams.get("ema") is not None:  # models trained with an EMA ship the EMA weights
+        recoverables["ema"] = hparams["ema"]
+    ckpter = sb.utils.checkpoints.Checkpointer(os.path.join(exp_dir, "save"), recoverables=recoverables)
     ckpt = ckpter.recover_if_possible(max_key="pesq")
     if ckpt is None:
         raise FileNotFoundError(f"{exp_dir}/save: no checkpoint to enhance with")
-    model = hparams["generator"].to(device).eval()
-    return model, str(ckpt.path)
+    model = hparams["ema"].model if "ema" in recoverables else hparams["generator"]
+    return model.to(device).eval(), str(ckpt.path)
 
 
-def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu"):
+def sampling_options(model, sb_steps=None, sampler=None):
+    """Keyword arguments of ``model.enhance`` for the SB sampling options; an
+    error for a model that has none (every model but the bridge ones)."""
+    kwargs = {k: v for k, v in (("steps", sb_steps), ("sampler", sampler)) if v is not None}
+    if kwargs and not getattr(model, "is_bridge", False):
+        raise ValueError(f"--sb-steps/--sampler apply to Schrödinger-bridge models only, "
+                         f"not to {type(model).__name__}")
+    return kwargs
+
+
+def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu", **enhance_kwargs):
     from speechbrain.dataio.dataio import read_audio
 
     with open(manifest) as f:
         items = json.load(f)
     os.makedirs(out_dir, exist_ok=True)
     stamp_path = os.path.join(out_dir, ".checkpoint")
+    tag = tag + "".join(f" {k}={v}" for k, v in sorted(enhance_kwargs.items()))
     same = os.path.exists(stamp_path) and open(stamp_path).read() == tag
     out_manifest = {}
     from tqdm import tqdm
@@ -61,8 +76,12 @@ def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu"):
             raise ValueError(f"{out_path}: refusing to write over an input file")
         if not (same and os.path.exists(out_path)):
             wav = read_audio(noisy_path).to(device)
+            kwargs = dict(enhance_kwargs)
+            if getattr(model, "is_bridge", False):
+                # the SDE sampler's noise: seeded per utterance, so reruns give the same bytes
+                kwargs["generator"] = torch.Generator(device).manual_seed(zlib.crc32(uid.encode()))
             with torch.no_grad():
-                est = model.enhance(wav.unsqueeze(0))[0].cpu().numpy()
+                est = model.enhance(wav.unsqueeze(0), **kwargs)[0].cpu().numpy()
             write_wav_atomic(out_path, est, 16000, subtype="FLOAT")
         out_manifest[uid] = {**item, "noisy_wav": noisy_path,
                              "clean_wav": item["clean_wav"].replace("{data_root}", data_root),
@@ -81,11 +100,18 @@ def main(argv=None):
     p.add_argument("--data-root", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--sb-steps", type=int, default=None,
+                   help="SB models: sampling steps (default: the model's, 1 for SBM)")
+    p.add_argument("--sampler", choices=("ode", "sde"), default=None,
+                   help="SB models: first-order sampler (default: the model's)")
     args = p.parse_args(argv)
+    if args.sb_steps is not None and args.sb_steps < 1:
+        p.error("--sb-steps must be >= 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         model, ckpt = load_experiment(args.exp, args.device)
-        path = enhance_manifest(model, args.manifest, args.data_root, args.out, ckpt, args.device)
+        kwargs = sampling_options(model, args.sb_steps, args.sampler)
+        path = enhance_manifest(model, args.manifest, args.data_root, args.out, ckpt, args.device, **kwargs)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 1

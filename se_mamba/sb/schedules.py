@@ -16,6 +16,11 @@ so x_0 = x0 and x_1 = y exactly.
   beta_0 to beta_1; alpha_t = exp(-B(t) / 2) with B(t) = int_0^t beta,
   sigma_t^2 = c (exp(B(t)) - 1). Defaults beta_0 0.01, beta_1 2, c 0.4 are
   ours (the papers do not fix them for speech).
+* ``SBGmax`` ("sbgmax", Bridge-gmax of Bridge-TTS, Chen et al. 2023): f = 0,
+  g(t)^2 = beta_0 + t (beta_1 - beta_0) (g grows to its maximum at t = 1);
+  alpha = 1, sigma_t^2 = beta_0 t + (beta_1 - beta_0) t^2 / 2. Defaults
+  beta_0 0.01, beta_1 50 are Bridge-TTS's; the SB speech papers use this
+  family but their values could not be checked offline (documented, not guessed).
 """
 import math
 
@@ -85,7 +90,21 @@ class SBVP(SBSchedule):
         return self.c * torch.expm1(self._B(t))
 
 
-SCHEDULES = {"sbve": SBVE, "sbvp": SBVP}
+class SBGmax(SBSchedule):
+    def __init__(self, beta_0=0.01, beta_1=50.0):
+        if beta_0 <= 0 or beta_1 < beta_0:
+            raise ValueError(f"SBGmax needs 0 < beta_0 <= beta_1, got {beta_0}, {beta_1}")
+        self.beta_0, self.beta_1 = float(beta_0), float(beta_1)
+
+    def alpha(self, t):
+        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
+
+    def sigma2(self, t):
+        t = torch.as_tensor(t, dtype=torch.float64)
+        return self.beta_0 * t + 0.5 * (self.beta_1 - self.beta_0) * t ** 2
+
+
+SCHEDULES = {"sbve": SBVE, "sbvp": SBVP, "sbgmax": SBGmax}
 
 
 def build_schedule(name="sbve", **kwargs):

@@ -1,0 +1,71 @@
+"""SpeechBrain Brain for the spectral SB models (SBM, SB-NCSN++) and Mamba-base.
+
+Training step: peak-normalise by the noisy input, compressed complex STFT of
+noisy (y) and clean (x0); for a bridge model draw t ~ U[t_eps, 1] and
+x_t on the bridge, for Mamba-base use y; predict x0 and apply
+``hparams.loss`` (:class:`se_mamba.losses.BridgeLoss`). After each optimiser
+step the EMA of the weights (``hparams.ema``, :class:`se_mamba.brains.ema.EMA`)
+is updated; validation enhances with the EMA weights in ONE step
+(``valid_sb_steps``, default 1) and scores PESQ / ESTOI / SI-SDR; the best
+checkpoint by PESQ is kept (machinery shared with :class:`SEBrain`).
+
+Extra hparams: ``ema`` (optional), ``valid_sb_steps`` (1), ``modules.generator``
+an :class:`se_mamba.sb.enhancer.SBEnhancer`.
+"""
+import speechbrain as sb
+import torch
+
+from .enhancement import SEBrain
+
+
+class SBBrain(SEBrain):
+    def _model(self):
+        gen = self.modules.generator
+        return getattr(gen, "module", gen)
+
+    def _eval_model(self):
+        ema = getattr(self.hparams, "ema", None)
+        return ema.model if ema is not None else self._model()
+
+    def on_fit_start(self):
+        super().on_fit_start()
+        ema = getattr(self.hparams, "ema", None)
+        if ema is not None:
+            ema.to(self.device)
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        super().on_evaluate_start(max_key=max_key, min_key=min_key)
+        ema = getattr(self.hparams, "ema", None)
+        if ema is not None:
+            ema.to(self.device)
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        noisy, _ = batch.noisy_sig
+        if stage != sb.Stage.TRAIN:
+            model = self._eval_model()
+            steps = getattr(self.hparams, "valid_sb_steps", 1)
+            kwargs = {"steps": steps} if model.is_bridge else {}
+            wav = model.enhance(noisy, **kwargs)
+            return {"wav": wav, "norm": torch.ones(noisy.shape[0], 1, device=noisy.device)}
+        clean, _ = batch.clean_sig
+        model = self._model()
+        rep = model.representation
+        _, noisy_n, clean_n = rep.peak_normalise(noisy, clean)
+        y, x0 = rep(noisy_n), rep(clean_n)
+        x_t, t = model.training_draw(x0, y)
+        est = self.modules.generator(x_t, y, t)
+        out = {"est": est, "x0": x0, "clean_wav": clean_n}
+        if self.hparams.loss.needs_waveform:
+            out["est_wav"] = rep.inverse(est, clean_n.shape[-1])
+        return out
+
+    def generator_loss(self, out):
+        return self.hparams.loss(out["est"], out["x0"], out.get("est_wav"), out["clean_wav"])
+
+    def fit_batch(self, batch):
+        loss = super().fit_batch(batch)
+        ema = getattr(self.hparams, "ema", None)
+        if ema is not None:
+            ema.update(self.modules.generator)
+        return loss

@@ -1,0 +1,27 @@
+"""Time-frequency convolutions shared by the model zoo and the SB networks:
+"same" padding, left-only in time when causal (output frame t sees frames <= t)."""
+import torch.nn.functional as F
+from torch import nn
+
+
+class TimeCausalConv2d(nn.Conv2d):
+    """Conv2d on ``[B, C, T, F]`` padded on the left in time only.
+
+    Parameters are those of ``nn.Conv2d`` (names ``weight``, ``bias``).
+    """
+
+    def __init__(self, in_ch, out_ch, kernel_size, dilation=(1, 1)):
+        pad_f = (kernel_size[1] - 1) * dilation[1] // 2
+        super().__init__(in_ch, out_ch, kernel_size, dilation=dilation, padding=(0, pad_f))
+        self.left = (kernel_size[0] - 1) * dilation[0]
+
+    def forward(self, x):
+        return super().forward(F.pad(x, (0, 0, self.left, 0)))
+
+
+def conv_tf(in_ch, out_ch, kernel_size, dilation=(1, 1), causal=False):
+    """A (time, freq) conv with "same" padding, left-only in time when causal."""
+    if causal and kernel_size[0] > 1:
+        return TimeCausalConv2d(in_ch, out_ch, kernel_size, dilation)
+    padding = tuple((k - 1) * d // 2 for k, d in zip(kernel_size, dilation))
+    return nn.Conv2d(in_ch, out_ch, kernel_size, dilation=dilation, padding=padding)
