@@ -1,5 +1,6 @@
-"""Audio helpers shared by scoring, DNSMOS, speaker similarity and ASR:
-polyphase resampling and reading a file as mono float64 at a given rate."""
+"""Audio helpers shared by scoring, DNSMOS, speaker similarity, ASR and
+inference: polyphase resampling, reading a file as mono float64 at a given
+rate, and listing the audio files of a folder tree."""
 import os
 from math import gcd
 
@@ -38,3 +39,18 @@ def read_mono(path, rate=16000):
         x = resample(x, fs, rate)
         notes.append(f"resampled {fs} -> {rate} Hz")
     return x, notes
+
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au")
+
+
+def audio_files(root):
+    """[(path, path relative to ``root``)] of the audio files under ``root``, sorted."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for f in sorted(files):
+            if f.lower().endswith(AUDIO_EXTENSIONS):
+                path = os.path.join(dirpath, f)
+                out.append((path, os.path.relpath(path, root)))
+    return out

@@ -53,3 +53,27 @@ def test_pcs_flag_must_be_a_boolean():
     # the official code's string flag turned "--pcs False" into PCS on
     with pytest.raises(ValueError, match="pcs must be True or False"):
         load(FULL, pcs="False")
+
+
+SB_FULL = os.path.join(ROOT, "hparams", "train", "sb.yaml")
+SB_MINI = os.path.join(ROOT, "hparams", "train", "mini_sb.yaml")
+SB_MODELS = ["sbm", "sbm_causal", "sb_ncsnpp", "mamba_base"]
+
+
+@pytest.mark.parametrize("name", SB_MODELS)
+def test_sb_yamls_build_the_documented_sizes(name):
+    """sb.yaml builds the registry default; mini_sb.yaml the rows of hparams/models/<name>_small.yaml."""
+    from se_mamba.models import build_model
+
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    hp = load(SB_FULL, model_name=name)
+    assert count(hp["generator"]) == count(build_model(name))
+    assert count(hp["ema"].model) == count(hp["generator"])
+    small_yaml = os.path.join(ROOT, "hparams", "models", f"{name}_small.yaml")
+    if os.path.exists(small_yaml):
+        with open(small_yaml) as f:
+            assert count(load(SB_MINI, model_name=name)["generator"]) == count(load_hyperpyyaml(f)["model"])
+    opt = hp["g_opt_class"]([torch.nn.Parameter(torch.zeros(1))])
+    assert opt.param_groups[0]["lr"] == 1e-4 and hp["ema"].decay == 0.999
+    assert hp["loss"].weights == {"complex": 1.0, "magnitude": 1.0, "time": 0.001}
+    assert 1 + hp["segment"] // 128 == 256  # 256 STFT frames (hop 128, centred)

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ..audio import read_mono
+from ..audio import AUDIO_EXTENSIONS, audio_files, read_mono
 from .composite import COMPOSITE_MODES, composite, segmental_snr
 from .dnsmos import DNSMOS_KEYS
 from .intrusive import pesq_score, si_sdr, stoi_score
@@ -198,16 +198,8 @@ def score_systems(systems, metrics=DEFAULT_METRICS, workers=2, composite_mode="f
     return out
 
 
-AUDIO_EXT = (".wav", ".flac", ".ogg")
-
-
 def _audio_files(root):
-    out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            if f.lower().endswith(AUDIO_EXT):
-                out[os.path.relpath(os.path.join(d, f), root)] = os.path.join(d, f)
-    return out
+    return {rel: path for path, rel in audio_files(root)}
 
 
 def pair_folders(ref_dir, est_dir):
@@ -230,7 +222,7 @@ def pair_folders(ref_dir, est_dir):
         triples.append((os.path.splitext(rel)[0], ref, est))
     triples += [(os.path.splitext(rel)[0], p, None) for rel, p in sorted(refs.items()) if p not in used]
     if not triples:
-        raise ValueError(f"{est_dir}: no audio files ({', '.join(AUDIO_EXT)})")
+        raise ValueError(f"{est_dir}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
     return triples
 
 

@@ -1,0 +1,102 @@
+"""``se-mamba enhance``: enhance files, folders or a list of files.
+
+    se-mamba enhance noisy.wav other.flac -o enhanced/ --model recipes/mini/pretrained
+    se-mamba enhance recordings/ -o enhanced/ --model sbm_small_folder --sb-steps 1
+    se-mamba enhance list.txt -o out/ --model semamba_advanced --checkpoint g_00xxxxxx.pth
+
+INPUT: audio files, folders (searched recursively; the tree is kept under
+OUT) or a text file listing one audio path per line. ``--model``: a packed
+folder or Hugging Face repo id (``from_hparams``), or a registry name with
+``--checkpoint`` (a released official checkpoint; without one the weights are
+random, which only a speed test wants). Any sample rate and channel count;
+the output has the input's rate, channels and (where possible) format.
+Writes are atomic and never replace an input. Failures (missing, unreadable,
+empty, NaN) are reported at the end, one line each, and give exit status 1;
+the other files are still enhanced.
+"""
+import argparse
+import os
+import sys
+import time
+
+
+def add_parser(sub):
+    p = sub.add_parser("enhance", help="enhance audio files or folders with a pretrained model",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder or list file")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--model", required=True, help="packed folder, hub repo id, or registry name")
+    p.add_argument("--checkpoint", default=None, help="official checkpoint file (with a registry name)")
+    p.add_argument("--savedir", default=None, help="where from_hparams keeps fetched files")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--sb-steps", type=int, default=None, help="SB models: sampling steps")
+    p.add_argument("--sampler", choices=("ode", "sde"), default=None, help="SB models: sampler")
+    p.add_argument("--chunk", type=float, default=30.0, help="chunk length in seconds (0: whole file)")
+    p.add_argument("--overlap", type=float, default=1.0, help="chunk overlap in seconds")
+    p.set_defaults(func=run)
+    return p
+
+
+def collect_inputs(inputs):
+    """[(input path, relative output path)] from files, folders and list files."""
+    from ..audio import audio_files
+
+    jobs = []
+    for item in inputs:
+        if os.path.isdir(item):
+            jobs += audio_files(item)
+        elif item.lower().endswith((".txt", ".lst", ".list")):
+            if not os.path.isfile(item):
+                raise ValueError(f"{item}: no such list file")
+            base = os.path.dirname(os.path.abspath(item))
+            with open(item) as f:
+                for line in f:
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        path = line if os.path.isabs(line) else os.path.join(base, line)
+                        jobs.append((path, os.path.basename(path)))
+        else:
+            jobs.append((item, os.path.basename(item)))
+    return jobs
+
+
+def load_enhancer(args):
+    from ..inference import MambaEnhancer
+
+    kw = dict(sb_steps=args.sb_steps, sampler=args.sampler, chunk_seconds=args.chunk or None,
+              overlap_seconds=args.overlap, run_opts={"device": args.device})
+    if args.checkpoint:
+        if not os.path.isfile(args.checkpoint):
+            raise ValueError(f"{args.checkpoint}: no such checkpoint file")
+        return MambaEnhancer.from_model(args.checkpoint, **kw)
+    from ..models import list_models
+
+    if args.model in list_models() and not os.path.isdir(args.model):
+        print(f"se-mamba enhance: warning: {args.model} has random weights (no --checkpoint)", file=sys.stderr)
+        return MambaEnhancer.from_model(args.model, **kw)
+    if os.path.isdir(args.model) and not os.path.isfile(os.path.join(args.model, "hyperparams.yaml")):
+        raise ValueError(f"{args.model}: no hyperparams.yaml (not a packed model folder)")
+    try:
+        return MambaEnhancer.from_hparams(source=args.model, savedir=args.savedir, **kw)
+    except (OSError, ValueError) as exc:
+        if not os.path.isdir(args.model):
+            raise ValueError(f"{args.model}: not a local folder, and fetching it from the hub failed "
+                             f"(offline?): {str(exc).strip().splitlines()[0][:120]}") from None
+        raise
+
+
+def run(args):
+    jobs = collect_inputs(args.inputs)
+    if not jobs:
+        raise ValueError("no audio files found in the inputs")
+    enhancer = load_enhancer(args)
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.perf_counter()
+    done, failures, seconds = enhancer.enhance_files([(p, os.path.join(args.out, rel)) for p, rel in jobs])
+    wall = time.perf_counter() - t0
+    rtf = wall / seconds if seconds else float("nan")
+    print(f"enhanced {len(done)}/{len(jobs)} files, {seconds:.1f} s of audio in {wall:.1f} s (RTF {rtf:.3f}) "
+          f"-> {args.out}")
+    for msg in failures:
+        print(f"se-mamba enhance: failed: {msg}", file=sys.stderr)
+    return 1 if failures else 0
