@@ -2,6 +2,7 @@
 """Real-time factor of the SB models and Mamba-base on one 10 s clip, 2 CPU threads.
 
     python benchmarks/bench_sb.py [--out docs/bench_sb.md] [--repeats 3] [--seconds 10]
+    python benchmarks/bench_sb.py --profile     # where one SBM call spends its time
 
 One table, one run: SBM 1 step, SBM causal 1 step, SB-NCSN++ at 1/10/50 ODE
 steps and Mamba-base, each at its default (hparams/models/*.yaml) size with
@@ -26,11 +27,36 @@ CASES = [  # label, registry name, steps (None: predictive)
     ("SB-NCSN++, 50 steps", "sb_ncsnpp", 50), ("Mamba-base", "mamba_base", None)]
 
 
+def profile_worker(seconds):
+    """Shares of CPU self time of one SBM call, by operator family."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from se_mamba.models import build_model
+
+    torch.set_num_threads(2)
+    model = build_model("sbm").eval()
+    clip = torch.randn(1, int(16000 * seconds)) * 0.1
+    with torch.no_grad():
+        model.enhance(clip[:, :16000])
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.enhance(clip)
+    ev = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(ev.values())
+    groups = {"selective scan": ("FusedScan",), "matmul": ("aten::mm", "aten::addmm", "aten::bmm"),
+              "copies": ("aten::copy_",), "convolutions": ("aten::mkldnn_convolution", "aten::convolution",
+                                                           "aten::_convolution", "aten::slow_conv")}
+    return {g: sum(v for k, v in ev.items() if any(k.startswith(p) or p in k for p in pats)) / total
+            for g, pats in groups.items()}
+
+
 def worker(spec):
     import torch
 
     from se_mamba.models import build_model
 
+    if spec[0] == "profile":
+        return profile_worker(spec[1])
     name, steps, seconds, repeats = spec
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -48,10 +74,16 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--profile", action="store_true", help="only profile one SBM call")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.profile:
+        res, err = run_worker(__file__, ["profile", args.seconds], timeout=600)
+        print(err or "SBM, one call on a {:g} s clip, share of CPU self time: ".format(args.seconds)
+              + ", ".join(f"{k} {100 * v:.0f}%" for k, v in res.items()))
         return
     lines = ["| system | parameters | network calls | s per clip (median) | RTF | peak extra memory (GB) |",
              "|---|---|---|---|---|---|"]

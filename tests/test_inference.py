@@ -125,3 +125,31 @@ def test_sb_model_options_and_determinism():
     assert torch.equal(enh.enhance_batch(x), enh.enhance_batch(x))
     with pytest.raises(ValueError, match="Schrödinger-bridge models only"):
         MambaEnhancer.from_model(build_model("semamba_advanced", channels=4, num_blocks=1), sb_steps=2)
+
+
+def test_upload_checks_the_folder_before_any_network(tmp_path):
+    from se_mamba.recipe.upload import check_folder, main
+
+    check_folder(PACKED)  # the committed demo package is complete
+    (tmp_path / "hyperparams.yaml").write_text("model: 1\n")
+    with pytest.raises(ValueError, match="missing model.ckpt"):
+        check_folder(str(tmp_path))
+    assert main(["--folder", str(tmp_path / "nope"), "--repo", "u/n"]) == 1
+    assert main(["--folder", PACKED, "--repo", "no-slash"]) == 1
+
+
+def test_packed_sbm_loads_and_enhances_a_folder(tmp_path):
+    """The committed SBM small package (recipes/mini_reverb/pretrained): one step by default."""
+    enh = MambaEnhancer.from_hparams(source=os.path.join(ROOT, "recipes", "mini_reverb", "pretrained"))
+    assert enh.model.is_bridge and enh.model.sb_steps == 1
+    x = torch.randn(1, 16000) * 0.1
+    with torch.no_grad():
+        assert torch.equal(enh.enhance_batch(x), enh.model.enhance(x, steps=1, generator=torch.Generator()))
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    speech, fs = sf.read(os.path.join(VB, "noisy", "p232_016.wav"))
+    sf.write(tmp_path / "in" / "sub" / "x.wav", speech, fs)
+    done, failures, seconds = enh.enhance_folder(str(tmp_path / "in"), str(tmp_path / "out"), progress=False)
+    assert done == [str(tmp_path / "out" / "sub" / "x.wav")] and failures == []
+    assert seconds == pytest.approx(len(speech) / fs)
+    with pytest.raises(ValueError, match="no such folder"):
+        enh.enhance_folder(str(tmp_path / "missing"), str(tmp_path / "out"))

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import speechbrain as sb
 import torch
@@ -233,13 +234,16 @@ def test_mini_reverb_recipe_trains_enhances_with_sb_steps_and_packs(tmp_path):
     enhanced = json.loads((exp / "enhanced" / "test_sde3" / "enhanced.json").read_text())
     assert len(enhanced) == 2
     assert "| si_sdr |" in (exp / "RESULTS_test_sde3.md").read_text()
-    # the SDE noise is seeded per utterance: a fresh run gives the same bytes
-    first = {u: open(v["enhanced_wav"], "rb").read() for u, v in enhanced.items()}
+    # the SDE noise is seeded per utterance: a fresh run gives the same samples (not the same
+    # bytes: libsndfile stamps float WAVs with the time in their PEAK chunk)
+    import soundfile as sf
+
+    first = {u: sf.read(v["enhanced_wav"])[0] for u, v in enhanced.items()}
     (exp / "enhanced" / "test_sde3" / ".checkpoint").unlink()
-    out = subprocess.run(sde[:5] + ["--stop_stage", "3"] + sde[7:], capture_output=True, text=True, env=env,
+    out = subprocess.run(sde[:6] + ["--stop_stage", "3"] + sde[8:], capture_output=True, text=True, env=env,
                          timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert all(open(v["enhanced_wav"], "rb").read() == first[u] for u, v in enhanced.items())
+    assert all(np.array_equal(sf.read(v["enhanced_wav"])[0], first[u]) for u, v in enhanced.items())
     # stage 6 packs the EMA weights; the packed model reproduces the experiment
     pack = subprocess.run(["bash", run, "--model", "sb_ncsnpp", "--stage", "6", "--stop_stage", "6", *common],
                           capture_output=True, text=True, env=env, timeout=600)
