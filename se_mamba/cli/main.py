@@ -12,9 +12,9 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from ..version import __version__  # noqa: E402
-from . import enhance, info, score  # noqa: E402
+from . import enhance, info, score, transcribe  # noqa: E402
 
-COMMANDS = {"info": info, "enhance": enhance, "score": score}
+COMMANDS = {"info": info, "enhance": enhance, "transcribe": transcribe, "score": score}
 
 
 def build_parser():

@@ -1,0 +1,53 @@
+"""``EnhanceThenTranscribe``: an enhancer in front of an ASR (the scoring issue's backends).
+
+    from se_mamba.inference import MambaEnhancer
+    from se_mamba.inference.pipeline import EnhanceThenTranscribe
+    pipe = EnhanceThenTranscribe(MambaEnhancer.from_hparams(source="recipes/mini/pretrained"), "pocketsphinx")
+    pipe.transcribe_file("meeting.wav")            # -> text of the enhanced speech
+    pipe.transcribe_file("meeting.wav", enhance=False)   # the same ASR on the raw input
+
+The enhanced audio goes to the ASR in memory (resampled to the ASR's rate,
+channels averaged); nothing is written unless ``enhanced_path`` is given.
+"""
+import numpy as np
+
+from ..asr.backends import ASR, build_asr
+
+
+class EnhanceThenTranscribe:
+    """
+    >>> import torch
+    >>> from se_mamba.inference import MambaEnhancer
+    >>> from se_mamba.models import build_model
+    >>> pipe = EnhanceThenTranscribe(MambaEnhancer.from_model(build_model("semamba_advanced", channels=4,
+    ...                              num_blocks=1)), "pocketsphinx")
+    >>> type(pipe.transcribe(np.zeros(16000), 16000))
+    <class 'str'>
+    """
+
+    def __init__(self, enhancer, asr="pocketsphinx", device="cpu"):
+        self.enhancer = enhancer
+        self.asr = asr if isinstance(asr, ASR) else build_asr(asr, device=device)
+
+    def transcribe(self, wav, sample_rate, enhance=True):
+        """Text of ``wav`` (``[N]`` or ``[N, C]`` at ``sample_rate``)."""
+        x = self.enhancer.enhance_waveform(wav, sample_rate) if enhance else np.asarray(wav, dtype=np.float64)
+        if x.ndim > 1:
+            x = x.mean(axis=1)
+        return self.asr.transcribe(x, sample_rate)
+
+    def transcribe_file(self, path, enhance=True, enhanced_path=None):
+        import soundfile as sf
+
+        if enhance and enhanced_path is not None:
+            x = self.enhancer.enhance_file(path, output_filename=enhanced_path)
+            fs = sf.info(path).samplerate
+            return self.asr.transcribe(x.mean(axis=1) if x.ndim > 1 else x, fs)
+        try:
+            wav, fs = sf.read(path, dtype="float64")
+        except Exception as exc:
+            raise ValueError(f"{path}: unreadable audio ({str(exc).strip().splitlines()[0][:80]})") from None
+        try:
+            return self.transcribe(wav, fs, enhance=enhance)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
