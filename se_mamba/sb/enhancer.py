@@ -43,8 +43,7 @@ class SBEnhancer(nn.Module):
     def __init__(self, net, schedule=None, representation=None, sb_steps=1, sampler="ode", t_eps=0.03):
         super().__init__()
         self.net = net
-        self.schedule_spec = dict(schedule) if schedule else None
-        self.schedule = build_schedule(**self.schedule_spec) if schedule else None
+        self.schedule = build_schedule(**dict(schedule)) if schedule else None
         self.representation = CompressedComplexSpec(**dict(representation or {}))
         if sampler not in ("ode", "sde"):
             raise ValueError(f"sampler must be 'ode' or 'sde', got {sampler!r}")
@@ -93,6 +92,13 @@ class SBEnhancer(nn.Module):
         return out[0] if squeeze else out
 
 
+def sbm_backbone(representation, causal, backbone, **fixed):
+    """The SBM backbone sized for ``representation``'s frequency bins; ``fixed``
+    options override ``backbone`` (Mamba-base: no time, y only)."""
+    n_freq = CompressedComplexSpec(**dict(representation or {})).n_fft // 2 + 1
+    return SBMBackbone(**{"n_freq": n_freq, "causal": causal, **dict(backbone or {}), **fixed})
+
+
 class SBM(SBEnhancer):
     """Schrödinger Bridge Mamba.
 
@@ -105,8 +111,7 @@ class SBM(SBEnhancer):
 
     def __init__(self, backbone=None, causal=False, schedule=None, representation=None, sb_steps=1,
                  sampler="ode", t_eps=0.03):
-        rep = CompressedComplexSpec(**dict(representation or {}))
-        net = SBMBackbone(**{"n_freq": rep.n_fft // 2 + 1, "causal": causal, **dict(backbone or {})})
+        net = sbm_backbone(representation, causal, backbone)
         super().__init__(net, schedule, representation, sb_steps, sampler, t_eps)
 
 
@@ -122,9 +127,7 @@ class MambaBase(SBEnhancer):
     block_defaults = {"representation": {}}
 
     def __init__(self, backbone=None, causal=False, representation=None):
-        rep = CompressedComplexSpec(**dict(representation or {}))
-        net = SBMBackbone(**{"n_freq": rep.n_fft // 2 + 1, "causal": causal, **dict(backbone or {}),
-                             "time_embedding": False, "condition_on_state": False})
+        net = sbm_backbone(representation, causal, backbone, time_embedding=False, condition_on_state=False)
         super().__init__(net, None, representation, sb_steps=1)
 
 

@@ -28,10 +28,12 @@ import torch
 
 
 class SBSchedule:
-    """Base: subclasses give ``alpha(t)`` and ``sigma2(t)`` for a tensor t in [0, 1]."""
+    """Base: subclasses give ``sigma2(t)`` and, when their drift f is not 0,
+    ``alpha(t)`` for a tensor t in [0, 1]."""
 
     def alpha(self, t):
-        raise NotImplementedError
+        # f = 0 (VE, gmax): alpha_t = exp(int_0^t f) = 1
+        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
 
     def sigma2(self, t):
         raise NotImplementedError
@@ -65,9 +67,6 @@ class SBVE(SBSchedule):
             raise ValueError(f"SBVE needs k > 1 and c > 0, got k={k}, c={c}")
         self.k, self.c = float(k), float(c)
 
-    def alpha(self, t):
-        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
-
     def sigma2(self, t):
         t = torch.as_tensor(t, dtype=torch.float64)
         return self.c * (self.k ** (2 * t) - 1) / (2 * math.log(self.k))
@@ -95,9 +94,6 @@ class SBGmax(SBSchedule):
         if beta_0 <= 0 or beta_1 < beta_0:
             raise ValueError(f"SBGmax needs 0 < beta_0 <= beta_1, got {beta_0}, {beta_1}")
         self.beta_0, self.beta_1 = float(beta_0), float(beta_1)
-
-    def alpha(self, t):
-        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64))
 
     def sigma2(self, t):
         t = torch.as_tensor(t, dtype=torch.float64)
