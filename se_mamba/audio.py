@@ -18,8 +18,8 @@ def resample(wav, fs, rate=16000):
     return resample_poly(wav, rate // g, int(fs) // g)
 
 
-def read_mono(path, rate=16000):
-    """(signal at ``rate``, notes): channels averaged and resampling recorded in ``notes``.
+def read_audio(path, always_2d=False):
+    """(samples float64 ``[N]`` or ``[N, C]``, sample rate, soundfile info).
 
     Raises ValueError naming the file when it is missing or unreadable.
     """
@@ -28,9 +28,19 @@ def read_mono(path, rate=16000):
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     try:
-        x, fs = sf.read(path, dtype="float64", always_2d=True)
+        info = sf.info(path)
+        x, fs = sf.read(path, dtype="float64", always_2d=always_2d)
     except Exception as exc:
         raise ValueError(f"{path}: unreadable audio ({str(exc).strip().splitlines()[0][:80]})") from None
+    return x, fs, info
+
+
+def read_mono(path, rate=16000):
+    """(signal at ``rate``, notes): channels averaged and resampling recorded in ``notes``.
+
+    Raises ValueError naming the file when it is missing or unreadable.
+    """
+    x, fs, _ = read_audio(path, always_2d=True)
     notes = []
     if x.shape[1] > 1:
         notes.append(f"{x.shape[1]} channels averaged")

@@ -12,10 +12,14 @@ def write_text_atomic(path, text):
 
 
 def write_wav_atomic(path, samples, sample_rate, subtype="PCM_16"):
+    _write_sound_atomic(path, samples, sample_rate, "WAV", subtype)
+
+
+def _write_sound_atomic(path, samples, sample_rate, fmt, subtype):
     import soundfile as sf
 
-    tmp = f"{path}.tmp.wav"
-    sf.write(tmp, samples, sample_rate, subtype=subtype)
+    tmp = f"{path}.tmp"
+    sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
     os.replace(tmp, path)
 
 
@@ -33,6 +37,4 @@ def write_audio_atomic(path, samples, sample_rate, fmt="WAV", subtype="FLOAT"):
         if peak > 1.0:
             samples = samples / peak
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
-    os.replace(tmp, path)
+    _write_sound_atomic(path, samples, sample_rate, fmt, subtype)

@@ -25,6 +25,13 @@ def add_parser(sub):
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file, folder or list file")
     p.add_argument("-o", "--out", required=True, help="output folder")
+    add_model_options(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def add_model_options(p):
+    """The options that choose and configure the enhancer (shared with ``transcribe``)."""
     p.add_argument("--model", required=True, help="packed folder, hub repo id, or registry name")
     p.add_argument("--checkpoint", default=None, help="official checkpoint file (with a registry name)")
     p.add_argument("--savedir", default=None, help="where from_hparams keeps fetched files")
@@ -33,8 +40,6 @@ def add_parser(sub):
     p.add_argument("--sampler", choices=("ode", "sde"), default=None, help="SB models: sampler")
     p.add_argument("--chunk", type=float, default=30.0, help="chunk length in seconds (0: whole file)")
     p.add_argument("--overlap", type=float, default=1.0, help="chunk overlap in seconds")
-    p.set_defaults(func=run)
-    return p
 
 
 def collect_inputs(inputs):

@@ -17,25 +17,18 @@ import os
 import sys
 
 from ..fileio import write_text_atomic
-from .enhance import collect_inputs, load_enhancer
+from .enhance import add_model_options, collect_inputs, load_enhancer
 
 
 def add_parser(sub):
     p = sub.add_parser("transcribe", help="enhance then transcribe audio (ASR front end)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--model", required=True, help="packed folder, hub repo id, or registry name")
-    p.add_argument("--checkpoint", default=None)
     p.add_argument("--asr", default="pocketsphinx", help="pocketsphinx | speechbrain:SOURCE")
     p.add_argument("--csv", default=None, help="write path,text rows here instead of printing")
     p.add_argument("--enhanced-dir", default=None, help="keep the enhanced audio in this folder")
     p.add_argument("--no-enhance", action="store_true", help="transcribe the raw input instead")
-    p.add_argument("--savedir", default=None)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--sb-steps", type=int, default=None)
-    p.add_argument("--sampler", choices=("ode", "sde"), default=None)
-    p.add_argument("--chunk", type=float, default=30.0)
-    p.add_argument("--overlap", type=float, default=1.0)
+    add_model_options(p)
     p.set_defaults(func=run)
     return p
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from speechbrain.inference.interfaces import Pretrained
 
-from ..audio import audio_files, resample
+from ..audio import audio_files, read_audio, resample
 from ..fileio import write_audio_atomic
 from .chunking import overlap_add
 
@@ -148,15 +148,11 @@ class MambaEnhancer(Pretrained):
         """Enhance one audio file; write ``output_filename`` (atomically, same
         rate, channels and, where possible, format/subtype) when given.
         Returns the enhanced audio ``[N]`` or ``[N, C]``."""
-        import soundfile as sf
+        return self.load_and_enhance(filename, output_filename)[0]
 
-        if not os.path.isfile(filename):
-            raise ValueError(f"{filename}: no such file")
-        try:
-            info = sf.info(filename)
-            wav, fs = sf.read(filename, dtype="float64")
-        except Exception as exc:
-            raise ValueError(f"{filename}: unreadable audio ({str(exc).strip().splitlines()[0][:80]})") from None
+    def load_and_enhance(self, filename, output_filename=None):
+        """:meth:`enhance_file` that also returns the file's sample rate: (audio, rate)."""
+        wav, fs, info = read_audio(filename)
         try:
             out = self.enhance_waveform(wav, fs)
         except ValueError as exc:
@@ -165,7 +161,7 @@ class MambaEnhancer(Pretrained):
             if os.path.exists(output_filename) and os.path.samefile(output_filename, filename):
                 raise ValueError(f"{output_filename}: refusing to write over the input file")
             write_audio_atomic(output_filename, out, fs, info.format, info.subtype)
-        return out
+        return out, fs
 
     def enhance_folder(self, input_dir, output_dir, progress=True):
         """Enhance every audio file under ``input_dir`` (recursively) into
@@ -183,15 +179,10 @@ class MambaEnhancer(Pretrained):
         done, failures, seconds = [], [], 0.0
         for src, dst in tqdm(jobs, desc="enhance", unit="file", disable=not progress):
             try:
-                out = self.enhance_file(src, output_filename=dst)
-                seconds += out.shape[0] / _samplerate(src)
+                out, fs = self.load_and_enhance(src, output_filename=dst)
+                seconds += out.shape[0] / fs
                 done.append(dst)
             except (ValueError, RuntimeError, OSError) as exc:
                 failures.append(str(exc).strip().splitlines()[0])
         return done, failures, seconds
 
-
-def _samplerate(path):
-    import soundfile as sf
-
-    return sf.info(path).samplerate

@@ -12,6 +12,7 @@ channels averaged); nothing is written unless ``enhanced_path`` is given.
 import numpy as np
 
 from ..asr.backends import ASR, build_asr
+from ..audio import read_audio
 
 
 class EnhanceThenTranscribe:
@@ -32,22 +33,15 @@ class EnhanceThenTranscribe:
     def transcribe(self, wav, sample_rate, enhance=True):
         """Text of ``wav`` (``[N]`` or ``[N, C]`` at ``sample_rate``)."""
         x = self.enhancer.enhance_waveform(wav, sample_rate) if enhance else np.asarray(wav, dtype=np.float64)
-        if x.ndim > 1:
-            x = x.mean(axis=1)
-        return self.asr.transcribe(x, sample_rate)
+        return self._text(x, sample_rate)
 
     def transcribe_file(self, path, enhance=True, enhanced_path=None):
-        import soundfile as sf
+        """Text of an audio file; ``enhanced_path`` keeps the enhanced audio."""
+        if enhance:
+            x, fs = self.enhancer.load_and_enhance(path, enhanced_path)
+        else:
+            x, fs, _ = read_audio(path)
+        return self._text(x, fs)
 
-        if enhance and enhanced_path is not None:
-            x = self.enhancer.enhance_file(path, output_filename=enhanced_path)
-            fs = sf.info(path).samplerate
-            return self.asr.transcribe(x.mean(axis=1) if x.ndim > 1 else x, fs)
-        try:
-            wav, fs = sf.read(path, dtype="float64")
-        except Exception as exc:
-            raise ValueError(f"{path}: unreadable audio ({str(exc).strip().splitlines()[0][:80]})") from None
-        try:
-            return self.transcribe(wav, fs, enhance=enhance)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+    def _text(self, x, sample_rate):
+        return self.asr.transcribe(x.mean(axis=1) if x.ndim > 1 else x, sample_rate)
