@@ -12,18 +12,24 @@ zoo models with random weights (speed does not depend on the weights). Each
 case runs in a fresh process. A case that would need more memory than
 ``--max-gb`` (estimated from the 10 s whole-file peak, scaled linearly, or
 quadratically for attention models) is skipped and marked so.
+
+The allocator setting is the CLI's (``THP_MEM_ALLOC_ENABLE=1``, set before
+torch is imported), so the numbers are what ``se-mamba enhance`` users get.
 """
 import argparse
 import json
 import os
 import sys
 
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import publish, run_worker, timed  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_MODELS = ["recipes/mini/pretrained", "recipes/mini_reverb/pretrained", "semamba_advanced",
-                  "semamba_causal", "mambattention", "mpsenet", "sbm", "mamba_base"]
+                  "semamba_causal", "semamba_basic", "mambattention", "mpsenet", "lstm_senet",
+                  "lstm_attention", "sbm", "sbm_causal", "mamba_base"]
 QUADRATIC = ("mambattention", "mpsenet", "lstm_attention")  # attention over all frames
 
 

@@ -168,11 +168,12 @@ def test_transcribe_cli_enhances_then_transcribes(tmp_path):
     rows = (tmp_path / "t.csv").read_text().splitlines()
     assert rows[0] == "path,text" and len(rows) == 2 and rows[1].startswith(noisy + ",")
     assert sf.info(str(tmp_path / "enh" / "p232_003.wav")).frames == sf.info(noisy).frames
-    # --no-enhance is the plain ASR on the input (the same text as the backend alone)
-    raw = subprocess.run(base[:5] + ["--model", PACKED, "--no-enhance"], capture_output=True, text=True,
-                         timeout=600)
+    # --no-enhance is the plain ASR on the input (the same text as the backend alone), with no model
+    raw = subprocess.run(base[:5] + ["--no-enhance"], capture_output=True, text=True, timeout=600)
     assert raw.returncode == 0
     assert raw.stdout.strip() == f"{noisy}\t{PocketSphinxASR().transcribe_file(noisy)}"
+    missing = subprocess.run(base[:5], capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 1 and "--model is required" in missing.stderr
 
 
 MEMORY_PROBE = r"""
@@ -205,3 +206,20 @@ def test_ten_minute_file_runs_in_bounded_memory():
     buffers = 9 * 60 * 16000 * 8 * 4 / 2**20  # extra 9 min of float64 signal, a few copies: ~176 MB
     print(f"peak RSS: 1 min {one} MB, 10 min {ten} MB")
     assert ten - one < buffers + 150
+
+
+def test_pcs_option_stretches_the_output_and_keeps_its_level(demo, tmp_path):
+    from se_mamba.models.pcs import perceptual_contrast_stretch
+
+    pcs = MambaEnhancer.from_hparams(source=PACKED, savedir=None, pcs=True)
+    noisy, fs = sf.read(os.path.join(VB, "noisy", "p232_003.wav"))
+    plain, stretched = demo.enhance_waveform(noisy, fs), pcs.enhance_waveform(noisy, fs)
+    assert np.abs(stretched).max() == pytest.approx(np.abs(plain).max(), rel=1e-5)
+    ref = perceptual_contrast_stretch(torch.from_numpy(plain).float()).numpy() * np.abs(plain).max()
+    assert np.allclose(stretched, ref, atol=1e-5)
+    assert si_sdr(torch.from_numpy(stretched), torch.from_numpy(plain)) < 30  # it does change the signal
+    res = subprocess.run([sys.executable, "-m", "se_mamba.cli.main", "enhance", os.path.join(VB, "noisy", "p232_003.wav"),
+                          "-o", str(tmp_path / "o"), "--model", PACKED, "--pcs"], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert np.allclose(sf.read(str(tmp_path / "o" / "p232_003.wav"))[0], stretched, atol=1e-4)

@@ -7,7 +7,8 @@
 Inputs as for ``se-mamba enhance`` (files, folders, list files). Prints one
 ``path<TAB>text`` line per file (or writes ``--csv``: path, text); with
 ``--enhanced-dir`` the enhanced audio is kept there. ``--no-enhance`` runs the
-same ASR on the raw input, for comparison. Failures are reported at the end
+same ASR on the raw input, for comparison (no model is loaded; ``--model``
+is then not needed). Failures are reported at the end
 (exit status 1); the other files are still transcribed.
 """
 import argparse
@@ -28,7 +29,7 @@ def add_parser(sub):
     p.add_argument("--csv", default=None, help="write path,text rows here instead of printing")
     p.add_argument("--enhanced-dir", default=None, help="keep the enhanced audio in this folder")
     p.add_argument("--no-enhance", action="store_true", help="transcribe the raw input instead")
-    add_model_options(p)
+    add_model_options(p, model_required=False)
     p.set_defaults(func=run)
     return p
 
@@ -41,7 +42,9 @@ def run(args):
     jobs = collect_inputs(args.inputs)
     if not jobs:
         raise ValueError("no audio files found in the inputs")
-    pipe = EnhanceThenTranscribe(load_enhancer(args), args.asr, device=args.device)
+    if args.model is None and not args.no_enhance:
+        raise ValueError("--model is required (or --no-enhance to transcribe the raw input)")
+    pipe = EnhanceThenTranscribe(None if args.no_enhance else load_enhancer(args), args.asr, device=args.device)
     rows, failures = [], []
     for path, rel in tqdm(jobs, desc="transcribe", unit="file", disable=args.csv is None):
         keep = os.path.join(args.enhanced_dir, rel) if args.enhanced_dir and not args.no_enhance else None

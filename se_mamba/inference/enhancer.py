@@ -14,7 +14,10 @@ multichannel audio is enhanced channel by channel; long audio is enhanced in
 overlapping chunks (``chunk_seconds``, ``overlap_seconds``; see
 :mod:`se_mamba.inference.chunking`). SB models take ``sb_steps`` / ``sampler``
 (defaults from the packed model), and the SDE sampler is seeded, so the
-output is deterministic.
+output is deterministic. ``pcs=True`` post-processes with perceptual contrast
+stretching (SEMamba "+PCS"). ``stream_block_frames=N`` runs causal models
+through :class:`~se_mamba.inference.streaming.StreamingEnhancer` (N frames
+per network call, a fixed input gain) instead: what a live stream would give.
 """
 import os
 
@@ -24,7 +27,9 @@ from speechbrain.inference.interfaces import Pretrained
 
 from ..audio import audio_files, read_audio, resample
 from ..fileio import write_audio_atomic
+from ..models.pcs import perceptual_contrast_stretch
 from .chunking import overlap_add
+from .streaming import StreamingEnhancer
 
 # STFT front ends need a few frames; shorter inputs are zero-padded to this and cropped back
 MIN_SAMPLES = 1024
@@ -41,6 +46,12 @@ class MambaEnhancer(Pretrained):
         Chunked inference above ``chunk_seconds`` (None: always whole).
     seed : int
         Seeds the SDE sampler (per call, so repeated calls agree).
+    pcs : bool
+        Perceptual contrast stretching of the output (the official PCS400
+        map); the output keeps the enhanced signal's peak level.
+    stream_block_frames : int, optional
+        Enhance by streaming (causal models only) with this many STFT frames
+        per network call; None: offline (whole or chunked).
 
     Example
     -------
@@ -54,7 +65,7 @@ class MambaEnhancer(Pretrained):
     MODULES_NEEDED = ["model"]
 
     def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds=30.0, overlap_seconds=1.0, seed=0,
-                 **kwargs):
+                 pcs=False, stream_block_frames=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = self.mods.model
         self.model.eval()
@@ -64,6 +75,19 @@ class MambaEnhancer(Pretrained):
             raise ValueError(f"sb_steps/sampler apply to Schrödinger-bridge models only, "
                              f"not to {type(self.model).__name__}")
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self.pcs = bool(pcs)
+        if self.pcs and self.sample_rate != 16000:
+            raise ValueError(f"PCS is defined at 16 kHz; this model runs at {self.sample_rate} Hz")
+        self.stream_block_frames = stream_block_frames
+        if stream_block_frames is not None:
+            if sb_steps not in (None, 1):
+                raise ValueError("streaming runs SB models in one step; drop sb_steps")
+            self.streamer(block_frames=stream_block_frames)  # fails now (one line) if the model cannot stream
+
+    def streamer(self, gain=None, block_frames=1):
+        """A :class:`StreamingEnhancer` on this model (causal models only)."""
+        return StreamingEnhancer(self.model, gain=gain, block_frames=block_frames,
+                                 sample_rate=self.sample_rate)
 
     # ---------------------------------------------------------- construction
     @classmethod
@@ -99,7 +123,15 @@ class MambaEnhancer(Pretrained):
         n = wav.shape[-1]
         if n < MIN_SAMPLES:
             wav = torch.nn.functional.pad(wav, (0, MIN_SAMPLES - n))
+        if self.stream_block_frames is not None:
+            return self.streamer(block_frames=self.stream_block_frames).enhance(wav)[..., :n]
         return self.model.enhance(wav, **self._sampling())[..., :n]
+
+    def _post(self, out):
+        if not self.pcs:
+            return out
+        peak = out.abs().amax(-1, keepdim=True)
+        return perceptual_contrast_stretch(out, normalise_peak=True) * peak
 
     def enhance_batch(self, noisy, lengths=None):
         """Enhance ``[B, N]`` waveforms at the model's rate (relative ``lengths``
@@ -109,15 +141,15 @@ class MambaEnhancer(Pretrained):
             noisy = noisy.unsqueeze(0)
         with torch.no_grad():
             if lengths is None:
-                return self._chunked(noisy)
+                return self._post(self._chunked(noisy))
             n = (lengths * noisy.shape[-1]).round().long().tolist()
             out = torch.zeros_like(noisy)
             for i, ni in enumerate(n):
-                out[i, :ni] = self._chunked(noisy[i:i + 1, :ni])[0]
+                out[i, :ni] = self._post(self._chunked(noisy[i:i + 1, :ni]))[0]
             return out
 
     def _chunked(self, wav):
-        if self.chunk_seconds is None:
+        if self.chunk_seconds is None or self.stream_block_frames is not None:
             return self._enhance_whole(wav)
         chunk = int(round(self.chunk_seconds * self.sample_rate))
         overlap = int(round(self.overlap_seconds * self.sample_rate))

@@ -27,21 +27,29 @@ class EnhanceThenTranscribe:
     """
 
     def __init__(self, enhancer, asr="pocketsphinx", device="cpu"):
+        """``enhancer``: a :class:`MambaEnhancer`, or None for an ASR-only pipeline
+        (``enhance=False`` calls)."""
         self.enhancer = enhancer
         self.asr = asr if isinstance(asr, ASR) else build_asr(asr, device=device)
 
     def transcribe(self, wav, sample_rate, enhance=True):
         """Text of ``wav`` (``[N]`` or ``[N, C]`` at ``sample_rate``)."""
-        x = self.enhancer.enhance_waveform(wav, sample_rate) if enhance else np.asarray(wav, dtype=np.float64)
+        x = self._enhancer(enhance).enhance_waveform(wav, sample_rate) if enhance else \
+            np.asarray(wav, dtype=np.float64)
         return self._text(x, sample_rate)
 
     def transcribe_file(self, path, enhance=True, enhanced_path=None):
         """Text of an audio file; ``enhanced_path`` keeps the enhanced audio."""
         if enhance:
-            x, fs = self.enhancer.load_and_enhance(path, enhanced_path)
+            x, fs = self._enhancer(enhance).load_and_enhance(path, enhanced_path)
         else:
             x, fs, _ = read_audio(path)
         return self._text(x, fs)
+
+    def _enhancer(self, enhance):
+        if self.enhancer is None:
+            raise ValueError("this pipeline has no enhancer: transcribe with enhance=False")
+        return self.enhancer
 
     def _text(self, x, sample_rate):
         return self.asr.transcribe(x.mean(axis=1) if x.ndim > 1 else x, sample_rate)

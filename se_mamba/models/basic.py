@@ -14,17 +14,22 @@ from torch import nn
 
 from ..nn import MambaBlock
 from ..nn.spectral import SpectralFrontEnd
+from ..nn.streaming import time_left_context
 
 
 class TimeConv1d(nn.Conv1d):
-    """Conv1d over time on ``[B, C, T]``; left-padded when causal."""
+    """Conv1d over time on ``[B, C, T]``; left-padded when causal (and then
+    streamable: the left context comes from the previous call)."""
 
     def __init__(self, in_ch, out_ch, kernel_size, causal):
         super().__init__(in_ch, out_ch, kernel_size, padding=0)
         total = kernel_size - 1
+        self.causal = causal
         self.pads = (total, 0) if causal else (total // 2, total - total // 2)
 
     def forward(self, x):
+        if self.causal:
+            return super().forward(time_left_context(self, x, self.pads[0], dim=-1))
         return super().forward(F.pad(x, self.pads))
 
 
@@ -51,17 +56,24 @@ class SEMambaBasic(nn.Module):
         self.decoder = nn.Sequential(nn.Linear(self.mamba.out_features, hidden), nn.PReLU(),
                                      nn.Linear(hidden, n_freq))
 
+    input_normalisation = None  # trained on raw levels: no input gain
+
     def forward(self, log_mag):
         """``[B, F, T]`` log1p magnitude -> mask ``[B, F, T]`` in (0, 1)."""
         x = self.encoder(log_mag).transpose(1, 2)  # [B, T, H]
         return torch.sigmoid(self.decoder(self.mamba(x))).transpose(1, 2)
 
+    @property
+    def stream_front_end(self):
+        return self.front_end
+
+    def spectral_map(self, spec):
+        """Noisy complex STFT -> masked STFT (the noisy phase is kept)."""
+        return spec * self(torch.log1p(spec.abs()))
+
     def enhance(self, noisy):
         squeeze = noisy.dim() == 1
         wav = noisy.unsqueeze(0) if squeeze else noisy
-        spec = self.front_end.complex_stft(wav)
-        mask = self(torch.log1p(spec.abs()))
-        out = torch.istft(spec * mask, self.front_end.n_fft, self.front_end.hop_length,
-                          self.front_end.win_length, window=self.front_end.window(wav),
-                          length=wav.shape[-1])
+        spec = self.spectral_map(self.front_end.complex_stft(wav))
+        out = self.front_end.inverse(spec, length=wav.shape[-1])
         return out[0] if squeeze else out

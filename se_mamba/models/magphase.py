@@ -27,6 +27,7 @@ class MagPhaseNet(nn.Module):
 
     blocks_attr = "blocks"
     block_defaults = {}
+    input_normalisation = "rms"  # enhance() scales the input to unit mean power
 
     def __init__(self, channels=64, num_blocks=4, n_fft=400, hop_length=100, win_length=400,
                  compress_factor=0.3, beta=2.0, causal=False, **block_kwargs):
@@ -56,6 +57,17 @@ class MagPhaseNet(nn.Module):
         pha = self.phase_decoder(x)[:, 0].transpose(1, 2)
         return mag, pha, polar_to_ri(mag, pha)
 
+    @property
+    def stream_front_end(self):
+        return self.front_end
+
+    def spectral_map(self, spec):
+        """Noisy complex STFT ``[B, F, T]`` -> enhanced complex STFT (frame by
+        frame in time when causal: the streaming path uses it too)."""
+        fe = self.front_end
+        mag, pha, _ = self(fe.compress(spec.abs()), spec.angle())
+        return torch.polar(fe.decompress(mag), pha)
+
     def enhance(self, noisy, normalise=True):
         """Enhance waveforms ``[B, N]`` (or ``[N]``) at 16 kHz; same length out.
 
@@ -67,9 +79,8 @@ class MagPhaseNet(nn.Module):
         norm = None
         if normalise:
             norm, wav = amplitude_normalise(wav)
-        mag, pha, _ = self.front_end.stft(wav)
-        mag, pha, _ = self(mag, pha)
-        out = self.front_end.istft(mag, pha, length=wav.shape[-1])
+        spec = self.spectral_map(self.front_end.complex_stft(wav))
+        out = self.front_end.inverse(spec, length=wav.shape[-1])
         if norm is not None:
             out = out / norm
         return out[0] if squeeze else out

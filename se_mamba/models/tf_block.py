@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..nn import MambaBlock
+from ..nn.streaming import active_stream
 
 
 class AttentionModule(nn.Module):
@@ -107,7 +108,12 @@ class BiLSTM(nn.Module):
         self.out_features = hidden * (2 if bidirectional else 1)
 
     def forward(self, x):
-        return self.lstm(x)[0]
+        stream = active_stream() if self.lstm.bidirectional is False else None
+        if stream is None:
+            return self.lstm(x)[0]
+        # causal LSTM over time, streaming: (h, c) carried between calls
+        y, stream[self] = self.lstm(x, stream.get(self))
+        return y
 
 
 SEQUENCE_KINDS = ("mamba", "lstm", "conformer")
@@ -190,6 +196,9 @@ class TFBlock(nn.Module):
         attn = self._attention(axis)
         mask = None
         if attn is not None and self.causal and axis == "time":
+            if active_stream() is not None:
+                raise RuntimeError("streaming a causal model with time attention needs a key/value "
+                                   "cache, which se_mamba does not implement; enhance offline instead")
             L = x.shape[1]
             mask = torch.ones(L, L, dtype=torch.bool, device=x.device).triu(1)
         if attn is not None and self.attention_position == "before":

@@ -7,7 +7,10 @@ no MLP), attributes ``mixer`` and ``norm``.
 ``backward_blocks`` over the time-reversed sequence, concatenated on the
 feature axis (``2 * d_model`` out). With ``bidirectional=False`` the block is
 causal: output at step t depends only on inputs up to t, and it can run in
-streaming pieces with :class:`~se_mamba.nn.mamba.MambaState`.
+streaming pieces with :class:`~se_mamba.nn.mamba.MambaState`, passed by hand
+or carried by an active :class:`~se_mamba.nn.streaming.StreamState`. In our
+models a causal block always runs along time; a bidirectional one runs
+inside a frame (along frequency) and has nothing to carry.
 """
 import math
 
@@ -16,6 +19,7 @@ from torch import nn
 
 from .mamba import Mamba
 from .norm import RMSNorm
+from .streaming import active_stream
 
 
 class Block(nn.Module):
@@ -98,6 +102,11 @@ class MambaBlock(nn.Module):
     def forward(self, x, state=None, return_state=False):
         """``state``/``return_state``: streaming, causal blocks only (a list,
         one :class:`MambaState` per layer)."""
+        if state is None and not return_state and not self.bidirectional:
+            stream = active_stream()
+            if stream is not None:
+                y, stream[self] = self(x, state=stream.get(self), return_state=True)
+                return y
         if state is not None or return_state:
             if self.bidirectional:
                 raise ValueError("streaming state needs a causal MambaBlock (bidirectional=False)")

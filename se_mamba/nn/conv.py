@@ -1,13 +1,16 @@
 """Time-frequency convolutions shared by the model zoo and the SB networks:
 "same" padding, left-only in time when causal (output frame t sees frames <= t)."""
-import torch.nn.functional as F
 from torch import nn
+
+from .streaming import time_left_context
 
 
 class TimeCausalConv2d(nn.Conv2d):
     """Conv2d on ``[B, C, T, F]`` padded on the left in time only.
 
     Parameters are those of ``nn.Conv2d`` (names ``weight``, ``bias``).
+    Under a :class:`~se_mamba.nn.streaming.StreamState` the left context is
+    the previous call's last frames instead of zeros.
     """
 
     def __init__(self, in_ch, out_ch, kernel_size, dilation=(1, 1)):
@@ -16,7 +19,7 @@ class TimeCausalConv2d(nn.Conv2d):
         self.left = (kernel_size[0] - 1) * dilation[0]
 
     def forward(self, x):
-        return super().forward(F.pad(x, (0, 0, self.left, 0)))
+        return super().forward(time_left_context(self, x, self.left, dim=2))
 
 
 def conv_tf(in_ch, out_ch, kernel_size, dilation=(1, 1), causal=False):

@@ -28,6 +28,10 @@ narrow-band Mamba runs forward in time only, the compression groups frames
 ``[j sT - sT + 1, j sT]`` and the decompression writes frame j to outputs
 ``j sT .. j sT + sT - 1``, so output frame k depends on input frames <= k.
 Frequency-direction processing stays inside a frame and is bidirectional.
+So the causal backbone streams (:mod:`se_mamba.nn.streaming`): a compressed
+frame is computed as soon as its last input frame arrives, and the
+decompressed frames it gives ahead of time wait in a queue, so streaming
+adds no delay to the STFT's.
 """
 import torch
 import torch.nn.functional as F
@@ -35,6 +39,7 @@ from torch import nn
 
 from ..nn.conv import conv_tf
 from ..nn.blocks import MambaBlock
+from ..nn.streaming import active_stream, frame_queue, strided_time_input
 from .embedding import GaussianFourierEmbedding
 
 
@@ -198,13 +203,23 @@ class SBMBackbone(nn.Module):
         emb = self.time_embedding(t) if self.time_embedding is not None else None
         skip = self.input_conv(x)
         st = self.compress_stride[0]
-        # left pad st-1 frames: compressed frame j covers frames j*st-st+1 .. j*st (causal);
-        # right pad st-1: the last frames are covered whatever T is
-        h = self.compression(F.pad(skip, (0, 0, st - 1, st - 1))).permute(0, 2, 3, 1)  # [B, T', F', H]
-        for layer in self.layers:
-            h = layer(h, emb)
-        if self.fullband is not None:
-            h = self.fullband(h, emb)
-        h = self.decompression(h.permute(0, 3, 1, 2))[:, :, :T] + skip
+        if active_stream() is None:
+            # left pad st-1 frames: compressed frame j covers frames j*st-st+1 .. j*st (causal);
+            # right pad st-1: the last frames are covered whatever T is
+            h = F.pad(skip, (0, 0, st - 1, st - 1))
+        else:  # the same windows, as their last frame arrives (the right pad only feeds cut frames)
+            if not self.causal:
+                raise RuntimeError("streaming needs the causal SBM backbone (causal=True)")
+            h = strided_time_input(self.compression, skip, st, st, st - 1, dim=2)
+        if h.shape[2]:
+            h = self.compression(h).permute(0, 2, 3, 1)  # [B, T', F', H]
+            for layer in self.layers:
+                h = layer(h, emb)
+            if self.fullband is not None:
+                h = self.fullband(h, emb)
+            h = self.decompression(h.permute(0, 3, 1, 2))
+        else:  # streaming: no compressed frame is complete in this call
+            h = skip.new_zeros(skip.shape[0], skip.shape[1], 0, skip.shape[3])
+        h = frame_queue(self.decompression, h, T, dim=2) + skip
         out = self.output_conv(h).transpose(2, 3)  # [B, 2, F, T]
         return torch.complex(out[:, 0].contiguous(), out[:, 1].contiguous())

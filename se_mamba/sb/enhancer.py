@@ -39,6 +39,7 @@ class SBEnhancer(nn.Module):
     """
 
     block_defaults = {"schedule": {"name": "sbve", "k": 2.6, "c": 0.4}, "representation": {}}
+    input_normalisation = "peak"  # enhance() divides the input by its peak
 
     def __init__(self, net, schedule=None, representation=None, sb_steps=1, sampler="ode", t_eps=0.03):
         super().__init__()
@@ -54,6 +55,14 @@ class SBEnhancer(nn.Module):
     @property
     def is_bridge(self):
         return self.schedule is not None
+
+    @property
+    def causal(self):
+        return bool(getattr(self.net, "causal", False))
+
+    @property
+    def stream_front_end(self):
+        return self.representation.front_end
 
     def forward(self, x_t, y, t):
         return self.net(x_t, y, t)
@@ -77,18 +86,24 @@ class SBEnhancer(nn.Module):
         return sample(self.net, y, self.schedule, steps=steps, sampler=sampler or self.sampler,
                       generator=generator)
 
-    def enhance(self, noisy, steps=None, sampler=None, generator=None):
+    def spectral_map(self, spec, steps=None, sampler=None, generator=None):
+        """Noisy complex STFT (uncompressed) -> enhanced complex STFT."""
+        rep = self.representation
+        return rep.decompress(self.enhance_spec(rep.compress(spec), steps, sampler, generator))
+
+    def enhance(self, noisy, steps=None, sampler=None, generator=None, normalise=True):
         """Enhance waveforms ``[B, N]`` (or ``[N]``); same length and level out.
 
         ``steps``/``sampler`` default to the model's (``sb_steps``, ``sampler``);
         ``generator`` seeds the SDE sampler (the ODE and one step are deterministic).
+        ``normalise``: divide by the noisy peak first (and multiply back after).
         """
         squeeze = noisy.dim() == 1
         wav = noisy.unsqueeze(0) if squeeze else noisy
-        scale, wav_n = self.representation.peak_normalise(wav)
-        y = self.representation(wav_n)
-        x0 = self.enhance_spec(y, steps, sampler, generator)
-        out = self.representation.inverse(x0, wav.shape[-1]) * scale
+        scale, wav_n = self.representation.peak_normalise(wav) if normalise else (1.0, wav)
+        fe = self.representation.front_end
+        spec = self.spectral_map(fe.complex_stft(wav_n), steps, sampler, generator)
+        out = fe.inverse(spec, wav.shape[-1]) * scale
         return out[0] if squeeze else out
 
 
