@@ -223,3 +223,29 @@ def test_pcs_option_stretches_the_output_and_keeps_its_level(demo, tmp_path):
                          timeout=600)
     assert res.returncode == 0, res.stderr
     assert np.allclose(sf.read(str(tmp_path / "o" / "p232_003.wav"))[0], stretched, atol=1e-4)
+
+
+def test_mixed_rate_example_folder(tmp_path):
+    script = os.path.join(ROOT, "examples", "mixed_rate_folder.py")
+    res = subprocess.run([sys.executable, script, str(tmp_path / "mixed")], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    got = {os.path.relpath(p, tmp_path / "mixed"): (sf.info(p).samplerate, sf.info(p).channels, sf.info(p).subtype)
+           for p in map(str, (tmp_path / "mixed").rglob("*.*"))}
+    assert got == {"p232_003_16k.wav": (16000, 1, "PCM_16"), "phone/p232_015_8k.wav": (8000, 1, "PCM_16"),
+                   "p232_016_48k_stereo.flac": (48000, 2, "PCM_24"), "p257_024_44k.wav": (44100, 1, "FLOAT")}
+    again = subprocess.run([sys.executable, script, str(tmp_path / "mixed")], capture_output=True, text=True)
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_default_chunk_is_short_for_time_attention_models():
+    from se_mamba.inference.enhancer import ATTENTION_CHUNK_SECONDS, CHUNK_SECONDS
+
+    small = dict(channels=8, num_blocks=1)
+    for name, chunk in [("mambattention", ATTENTION_CHUNK_SECONDS), ("mpsenet", ATTENTION_CHUNK_SECONDS),
+                        ("lstm_attention", ATTENTION_CHUNK_SECONDS), ("semamba_advanced", CHUNK_SECONDS),
+                        ("lstm_senet", CHUNK_SECONDS)]:
+        assert MambaEnhancer.from_model(build_model(name, **small)).chunk_seconds == chunk, name
+    assert MambaEnhancer.from_model(build_model("sbm", backbone={"hidden": 16})).chunk_seconds == CHUNK_SECONDS
+    assert MambaEnhancer.from_model(build_model("mpsenet", **small), chunk_seconds=None).chunk_seconds is None
+    assert (CHUNK_SECONDS, ATTENTION_CHUNK_SECONDS) == (30.0, 5.0)

@@ -41,7 +41,9 @@ def add_model_options(p, model_required=True):
     p.add_argument("--device", default="cpu")
     p.add_argument("--sb-steps", type=int, default=None, help="SB models: sampling steps")
     p.add_argument("--sampler", choices=("ode", "sde"), default=None, help="SB models: sampler")
-    p.add_argument("--chunk", type=float, default=30.0, help="chunk length in seconds (0: whole file)")
+    p.add_argument("--chunk", type=float, default=None,
+                   help="chunk length in seconds (0: whole file; default 30, or 5 for models with "
+                        "attention along time)")
     p.add_argument("--overlap", type=float, default=1.0, help="chunk overlap in seconds")
     p.add_argument("--pcs", action="store_true",
                    help="perceptual contrast stretching of the output (SEMamba +PCS)")
@@ -76,7 +78,8 @@ def collect_inputs(inputs):
 def load_enhancer(args):
     from ..inference import MambaEnhancer
 
-    kw = dict(sb_steps=args.sb_steps, sampler=args.sampler, chunk_seconds=args.chunk or None,
+    kw = dict(sb_steps=args.sb_steps, sampler=args.sampler,
+              chunk_seconds="auto" if args.chunk is None else (args.chunk or None),
               overlap_seconds=args.overlap, pcs=args.pcs, stream_block_frames=args.stream,
               run_opts={"device": args.device})
     if args.checkpoint:

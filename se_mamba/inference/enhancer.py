@@ -12,7 +12,9 @@ SEMamba / MambAttention / MP-SENet checkpoint file instead.
 Audio at any sample rate is resampled to the model's rate and back;
 multichannel audio is enhanced channel by channel; long audio is enhanced in
 overlapping chunks (``chunk_seconds``, ``overlap_seconds``; see
-:mod:`se_mamba.inference.chunking`). SB models take ``sb_steps`` / ``sampler``
+:mod:`se_mamba.inference.chunking`). The default chunk length is 30 s, and
+5 s for models with attention along time, whose memory grows with the
+square of the chunk (MambAttention at 30 s would need over 70 GB). SB models take ``sb_steps`` / ``sampler``
 (defaults from the packed model), and the SDE sampler is seeded, so the
 output is deterministic. ``pcs=True`` post-processes with perceptual contrast
 stretching (SEMamba "+PCS"). ``stream_block_frames=N`` runs causal models
@@ -33,6 +35,10 @@ from .streaming import StreamingEnhancer
 
 # STFT front ends need a few frames; shorter inputs are zero-padded to this and cropped back
 MIN_SAMPLES = 1024
+# default chunk lengths: linear-memory models, and models with attention along time
+# (MambAttention at 10 s whole peaks at 7.8 GB; docs/bench_enhance.md)
+CHUNK_SECONDS = 30.0
+ATTENTION_CHUNK_SECONDS = 5.0
 
 
 class MambaEnhancer(Pretrained):
@@ -43,7 +49,9 @@ class MambaEnhancer(Pretrained):
     sb_steps, sampler : int, str, optional
         SB models only: sampling steps and sampler; default the model's.
     chunk_seconds, overlap_seconds : float
-        Chunked inference above ``chunk_seconds`` (None: always whole).
+        Chunked inference above ``chunk_seconds`` (None: always whole;
+        "auto": :data:`CHUNK_SECONDS` or, for time-attention models,
+        :data:`ATTENTION_CHUNK_SECONDS`).
     seed : int
         Seeds the SDE sampler (per call, so repeated calls agree).
     pcs : bool
@@ -64,7 +72,7 @@ class MambaEnhancer(Pretrained):
     HPARAMS_NEEDED = ["sample_rate"]
     MODULES_NEEDED = ["model"]
 
-    def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds=30.0, overlap_seconds=1.0, seed=0,
+    def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds="auto", overlap_seconds=1.0, seed=0,
                  pcs=False, stream_block_frames=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = self.mods.model
@@ -74,6 +82,10 @@ class MambaEnhancer(Pretrained):
         if (sb_steps is not None or sampler is not None) and not getattr(self.model, "is_bridge", False):
             raise ValueError(f"sb_steps/sampler apply to Schrödinger-bridge models only, "
                              f"not to {type(self.model).__name__}")
+        if chunk_seconds == "auto":
+            from ..models.tf_block import attends_over_time
+
+            chunk_seconds = ATTENTION_CHUNK_SECONDS if attends_over_time(self.model) else CHUNK_SECONDS
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.pcs = bool(pcs)
         if self.pcs and self.sample_rate != 16000:

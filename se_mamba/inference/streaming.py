@@ -63,9 +63,10 @@ def check_streamable(model):
     if not getattr(model, "causal", False):
         raise ValueError(f"{name} is not causal: streaming needs a causal model "
                          "(semamba_causal, semamba_basic, sbm_causal)")
-    for m in model.modules():
-        if getattr(m, "attention_kind", "none") != "none" and getattr(m, "causal", False):
-            raise ValueError(f"{name} has time attention, which cannot stream without a key/value cache")
+    from ..models.tf_block import attends_over_time
+
+    if attends_over_time(model):
+        raise ValueError(f"{name} has time attention, which cannot stream without a key/value cache")
 
 
 class StreamingEnhancer:

@@ -116,6 +116,14 @@ class BiLSTM(nn.Module):
         return y
 
 
+def attends_over_time(model):
+    """True when ``model`` has attention along time (MambAttention family,
+    MP-SENet, LSTM-Attention): its cost and memory grow with the square of
+    the input length, so long inputs need short chunks."""
+    return any(isinstance(m, TFBlock) and (m.attention_kind != "none" or m.sequence == "conformer")
+               for m in model.modules())
+
+
 SEQUENCE_KINDS = ("mamba", "lstm", "conformer")
 ATTENTION_KINDS = ("none", "shared", "separate")
 
