@@ -5,8 +5,9 @@
 
 For each model and input length: RTF (median of ``--repeats`` calls, after a
 1 s warm-up) and peak extra memory (RSS high-water mark above the RSS before
-the call), with chunking (30 s windows, 1 s overlap, the interface's default)
-and without (one pass over the whole input). Models: the packed demo models
+the call), with chunking (the interface's default: 30 s windows, 5 s for
+models with attention along time, 1 s overlap) and without (one pass over
+the whole input). Models: the packed demo models
 (``recipes/mini/pretrained``, ``recipes/mini_reverb/pretrained``) and full-size
 zoo models with random weights (speed does not depend on the weights). Each
 case runs in a fresh process. A case that would need more memory than
@@ -42,14 +43,17 @@ def worker(spec):
     model, seconds, chunked, repeats = spec
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    kw = {"chunk_seconds": 30.0 if chunked else None, "overlap_seconds": 1.0}
+    kw = {"chunk_seconds": "auto" if chunked else None, "overlap_seconds": 1.0}
     path = os.path.join(ROOT, model)
     enh = (MambaEnhancer.from_hparams(source=path, **kw) if os.path.isdir(path)
            else MambaEnhancer.from_model(model, **kw))
+    if chunked and seconds <= enh.chunk_seconds:
+        return {"skip": True}  # no longer than a chunk: the chunked path is the whole-file path
     x = (np.random.default_rng(0).standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
     enh.enhance_waveform(x[:16000], 16000)
     sec, peak = timed(lambda: enh.enhance_waveform(x, 16000), repeats, warmup=False)
-    return {"s": sec, "peak_gb": peak, "params": sum(p.numel() for p in enh.model.parameters())}
+    return {"s": sec, "peak_gb": peak, "params": sum(p.numel() for p in enh.model.parameters()),
+            "chunk": enh.chunk_seconds}
 
 
 def main():
@@ -70,9 +74,7 @@ def main():
         ref = None
         for seconds in lengths:
             for chunked in (True, False):
-                mode = "chunked 30 s" if chunked else "whole"
-                if chunked and seconds <= 30:
-                    continue  # shorter than a chunk: the chunked path is the whole-file path
+                mode = "chunked" if chunked else "whole"
                 if not chunked and ref is not None:
                     scale = seconds / lengths[0]
                     est = ref * (scale ** 2 if any(q in model for q in QUADRATIC) else scale)
@@ -81,6 +83,10 @@ def main():
                         print(lines[-1], flush=True)
                         continue
                 res, err = run_worker(__file__, [model, seconds, chunked, args.repeats], timeout=3600)
+                if res and res.get("skip"):
+                    continue
+                if res and chunked:
+                    mode = f"chunked {res['chunk']:g} s"
                 if err:
                     lines.append(f"| {model} | | {seconds:g} | {mode} | {err} | |")
                 else:
