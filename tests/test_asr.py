@@ -73,3 +73,14 @@ def test_pocketsphinx_resamples_and_handles_silence(sphinx, tmp_path):
 def test_build_asr_rejects_unknown_backend():
     with pytest.raises(ValueError, match="unknown ASR backend 'whisper'"):
         build_asr("whisper")
+
+
+def test_pocketsphinx_hypothesis_does_not_depend_on_earlier_files():
+    """Without a reset the decoder's cepstral mean carries over, and clean/p232_019
+    is transcribed differently after three other files than by a fresh decoder."""
+    clean = os.path.join(os.path.dirname(__file__), "data", "voicebank", "clean")
+    files = [os.path.join(clean, f"p232_{n}.wav") for n in ("003", "015", "016", "019")]
+    asr = PocketSphinxASR()
+    in_sequence = [asr.transcribe_file(f) for f in files]
+    assert in_sequence[-1] == PocketSphinxASR().transcribe_file(files[-1])
+    assert in_sequence[0] == asr.transcribe_file(files[0])  # and again later in the same decoder

@@ -64,6 +64,10 @@ class PocketSphinxASR(ASR):
         if peak > 1.0:  # float beyond full scale: scale down instead of wrapping the int16
             wav = wav / peak
         pcm = np.round(np.clip(wav, -1.0, 1.0) * 32767).astype("<i2")
+        # the feature front end adapts its cepstral mean across utterances, so a
+        # hypothesis would depend on which files this decoder saw before (and on
+        # the order a worker pool hands them out): start every utterance afresh
+        self.decoder.reinit_feat()
         self.decoder.start_utt()
         self.decoder.process_raw(pcm.tobytes(), full_utt=True)
         self.decoder.end_utt()
