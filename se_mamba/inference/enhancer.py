@@ -14,7 +14,8 @@ multichannel audio is enhanced channel by channel; long audio is enhanced in
 overlapping chunks (``chunk_seconds``, ``overlap_seconds``; see
 :mod:`se_mamba.inference.chunking`). The default chunk length is 30 s, and
 5 s for models with attention along time, whose memory grows with the
-square of the chunk (MambAttention at 30 s would need over 70 GB). SB models take ``sb_steps`` / ``sampler``
+square of the chunk (MambAttention at 30 s: about 70 GB, estimated from its
+10 s peak). SB models take ``sb_steps`` / ``sampler``
 (defaults from the packed model), and the SDE sampler is seeded, so the
 output is deterministic. ``pcs=True`` post-processes with perceptual contrast
 stretching (SEMamba "+PCS"). ``stream_block_frames=N`` runs causal models
