@@ -49,6 +49,20 @@ def timed(fn, repeats, warmup=True):
     return times[len(times) // 2], peak_kb / 2**20
 
 
+def parse_args_or_work(parser, worker):
+    """``parser.parse_args()`` for the parent; in a child started by
+    :func:`run_worker` (hidden ``--worker SPEC``), run ``worker(spec)``, print
+    its result as the last stdout line and exit."""
+    import argparse
+
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        sys.exit(0)
+    return args
+
+
 def run_worker(script, spec, timeout):
     """Run ``script --worker SPEC`` in a fresh process; (result dict, error)."""
     cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(spec)]

@@ -18,14 +18,13 @@ The allocator setting is the CLI's (``THP_MEM_ALLOC_ENABLE=1``, set before
 torch is imported), so the numbers are what ``se-mamba enhance`` users get.
 """
 import argparse
-import json
 import os
 import sys
 
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import publish, run_worker, timed  # noqa: E402
+from _common import parse_args_or_work, publish, run_worker, timed  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_MODELS = ["recipes/mini/pretrained", "recipes/mini_reverb/pretrained", "semamba_advanced",
@@ -63,11 +62,7 @@ def main():
     p.add_argument("--lengths", default="10,60", help="input lengths in seconds (the first is the reference)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-gb", type=float, default=16.0)
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
-        return
+    args = parse_args_or_work(p, worker)
     lengths = [float(v) for v in args.lengths.split(",")]
     lines = ["| model | parameters | input (s) | mode | RTF | peak extra GB |", "|---|---|---|---|---|---|"]
     for model in args.models.split(","):

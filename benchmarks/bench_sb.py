@@ -14,12 +14,11 @@ Goals (the SB issue): SBM 1 step >= 10x faster than SB-NCSN++ at 50 steps, and
 RTF < 1 on 2 cores.
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import publish, run_worker, timed  # noqa: E402
+from _common import parse_args_or_work, publish, run_worker, timed  # noqa: E402
 
 CASES = [  # label, registry name, steps (None: predictive)
     ("SBM, 1 step", "sbm", 1), ("SBM causal, 1 step", "sbm_causal", 1),
@@ -75,11 +74,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--profile", action="store_true", help="only profile one SBM call")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
-        return
+    args = parse_args_or_work(p, worker)
     if args.profile:
         res, err = run_worker(__file__, ["profile", args.seconds], timeout=600)
         print(err or "SBM, one call on a {:g} s clip, share of CPU self time: ".format(args.seconds)

@@ -14,14 +14,13 @@ offline RTF of the same model on the whole clip. Each model runs in a fresh
 process with the CLI's allocator setting.
 """
 import argparse
-import json
 import os
 import sys
 
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import publish, run_worker  # noqa: E402
+from _common import parse_args_or_work, publish, run_worker  # noqa: E402
 
 MODELS = ["semamba_causal", "semamba_basic", "sbm_causal"]
 
@@ -73,11 +72,7 @@ def main():
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--frames", default="1,4,16", help="STFT frames per network call")
     p.add_argument("--models", default=",".join(MODELS))
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
-        return
+    args = parse_args_or_work(p, worker)
     frames = [int(v) for v in args.frames.split(",")]
     lines = ["| model | parameters | frames / call | latency (ms) | call budget (ms) | median call (ms) | "
              "p95 call (ms) | streaming RTF | keeps up | offline RTF |", "|---|---|---|---|---|---|---|---|---|---|"]

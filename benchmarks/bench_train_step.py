@@ -10,14 +10,13 @@ warm-up. The last line profiles one step of the demo case (share of
 convolution backward and of the selective scan).
 """
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import publish, run_worker  # noqa: E402
+from _common import parse_args_or_work, publish, run_worker  # noqa: E402
 
 CASES = [  # channels, batch, samples, threads
     (16, 4, 16000, 2), (16, 4, 16000, 1), (16, 2, 16000, 1), (16, 4, 32000, 2), (8, 4, 16000, 2)]
@@ -70,11 +69,7 @@ def worker(spec):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=None)
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
-        return
+    args = parse_args_or_work(p, worker)
     lines = ["| channels | parameters | batch x crop | threads | s / step |", "|---|---|---|---|---|"]
     for ch, batch, n, threads in CASES:
         res, err = run_worker(__file__, [ch, batch, n, threads, False], timeout=600)

@@ -117,7 +117,6 @@ class StreamingEnhancer:
         self._pending = []       # frames waiting for a full block
         self._squeeze = None
         self.samples_in = 0
-        self.samples_out = 0
 
     @property
     def latency_samples(self):
@@ -160,7 +159,6 @@ class StreamingEnhancer:
 
     def _finish(self, pieces, batch):
         out = torch.cat(pieces, -1) / self.gain if pieces else torch.zeros(batch, 0)
-        self.samples_out += out.shape[-1]
         return out[0] if self._squeeze else out
 
     def process(self, samples):
