@@ -146,7 +146,7 @@ def test_resume_after_kill_continues_from_the_checkpoint(tiny_corpus, tmp_path):
     proc.wait()
     assert glob.glob(os.path.join(exp, "save", "CKPT*")), "no checkpoint before the kill"
     out = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     log = _train_log(os.path.join(exp, "train_log.txt"))
     epochs = [int(line.split("epoch: ")[1].split(",")[0]) for line in log]
     assert epochs.count(1) == 1 and epochs[-1] == 3, log  # resumed, not restarted
@@ -178,3 +178,25 @@ def test_checkpoints_appear_only_when_complete(tmp_path):
     saved = good.save_checkpoint(meta={"pesq": 2.0})
     assert saved.path.parent == tmp_path / "ok" and (saved.path / "m.ckpt").exists()
     assert good.recover_if_possible(max_key="pesq").path == saved.path
+
+
+def test_two_saves_in_one_second_get_two_checkpoints(tmp_path, monkeypatch):
+    """Short epochs save twice within a second; the second save must not
+    collide with the first (the resume test failed on CI this way)."""
+    import speechbrain.utils.checkpoints as sbck
+
+    from se_mamba.checkpoint import AtomicCheckpointer
+
+    monkeypatch.setattr(sbck.time, "time", lambda: 1_800_000_000.0)
+    lin = torch.nn.Linear(2, 2)
+    ck = AtomicCheckpointer(tmp_path, recoverables={"m": lin})
+    first = ck.save_checkpoint(meta={"pesq": 1.0})
+    with torch.no_grad():
+        lin.weight.add_(1.0)
+    second = ck.save_checkpoint(meta={"pesq": 2.0})
+    assert first.path.name.endswith("+00") and second.path.name.endswith("+01")
+    assert len(ck.list_checkpoints()) == 2
+    named = ck.save_checkpoint(meta={"pesq": 3.0}, name="final")
+    again = ck.save_checkpoint(meta={"pesq": 4.0}, name="final")
+    assert named.path == again.path and again.path.exists()
+    assert sorted(c.meta["pesq"] for c in ck.list_checkpoints()) == [1.0, 2.0, 4.0]
