@@ -19,7 +19,8 @@ def resample(wav, fs, rate=16000):
 
 
 def read_audio(path, always_2d=False):
-    """(samples float64 ``[N]`` or ``[N, C]``, sample rate, soundfile info).
+    """(samples float64 ``[N]`` or ``[N, C]``, sample rate, the closed
+    ``soundfile.SoundFile``, whose ``format``/``subtype``/``channels`` stay readable).
 
     Raises ValueError naming the file when it is missing or unreadable.
     """
@@ -28,11 +29,11 @@ def read_audio(path, always_2d=False):
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
     try:
-        info = sf.info(path)
-        x, fs = sf.read(path, dtype="float64", always_2d=always_2d)
+        with sf.SoundFile(path) as f:  # one open for the samples and the format
+            x = f.read(dtype="float64", always_2d=always_2d)
     except Exception as exc:
         raise ValueError(f"{path}: unreadable audio ({str(exc).strip().splitlines()[0][:80]})") from None
-    return x, fs, info
+    return x, f.samplerate, f
 
 
 def read_mono(path, rate=16000):

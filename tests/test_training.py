@@ -191,8 +191,6 @@ def test_two_saves_in_one_second_get_two_checkpoints(tmp_path, monkeypatch):
     lin = torch.nn.Linear(2, 2)
     ck = AtomicCheckpointer(tmp_path, recoverables={"m": lin})
     first = ck.save_checkpoint(meta={"pesq": 1.0})
-    with torch.no_grad():
-        lin.weight.add_(1.0)
     second = ck.save_checkpoint(meta={"pesq": 2.0})
     assert first.path.name.endswith("+00") and second.path.name.endswith("+01")
     assert len(ck.list_checkpoints()) == 2
