@@ -244,3 +244,75 @@ def test_fallback_without_compiler_warns_and_runs():
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "torch (1, 5, 8) True"
+
+
+# ---------------------------------------------------------------- CUDA paths
+class FakeMambaSSM:
+    """mamba-ssm's selective_scan_interface API (channels-first) over our
+    PyTorch scan, for the CUDA code paths on a machine without CUDA. Like the
+    real module without causal-conv1d: ``causal_conv1d_cuda`` is None and
+    ``mamba_inner_fn`` fails."""
+
+    causal_conv1d_cuda = None
+
+    def __init__(self):
+        self.scan_calls = 0
+
+    def selective_scan_fn(self, u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                          return_last_state=False):
+        from se_mamba.nn.selective_scan import selective_scan_fn
+
+        self.scan_calls += 1
+        t = lambda x: None if x is None else x.transpose(1, 2)  # noqa: E731
+        res = selective_scan_fn(t(u), t(delta), A, t(B), t(C), D, t(z), delta_bias, delta_softplus,
+                                return_last_state=return_last_state, backend="torch")
+        return (t(res[0]), res[1]) if return_last_state else t(res)
+
+    def mamba_inner_fn(self, *args, **kwargs):
+        raise AssertionError("causal_conv1d_cuda is not available. Please install causal-conv1d.")
+
+
+@pytest.fixture
+def fake_mamba_ssm(monkeypatch):
+    import se_mamba.nn.backend as backend
+    import se_mamba.nn.mamba as mamba_mod
+
+    fake = FakeMambaSSM()
+    monkeypatch.setattr(backend, "mamba_ssm_ops", lambda: fake)
+    backend.causal_conv1d_available.cache_clear()
+    monkeypatch.setattr(mamba_mod, "resolve_backend", lambda device, name=None: "mamba_ssm")
+    yield fake
+    backend.causal_conv1d_available.cache_clear()
+
+
+def test_mamba_ssm_without_causal_conv1d_and_streaming(fake_mamba_ssm):
+    """Without causal-conv1d the layer does not call mamba_inner_fn (which would
+    fail) but our conv + mamba-ssm's scan; streaming calls (a carried state,
+    which mamba-ssm's kernel cannot take) run our scan: both equal ours."""
+    torch.manual_seed(0)
+    layer = Mamba(d_model=16, d_state=8, expand=2, backend="torch")
+    x = torch.randn(2, 40, 16)
+    with torch.no_grad():
+        ref = layer._forward_ours(x, None, False, "torch")
+        whole = layer(x)
+        assert fake_mamba_ssm.scan_calls == 1
+        first, state = layer(x[:, :15], return_state=True)
+        second, _ = layer(x[:, 15:], state=state, return_state=True)
+    assert torch.allclose(whole, ref, atol=1e-5)
+    assert torch.allclose(torch.cat([first, second], 1), ref, atol=1e-5)
+    assert fake_mamba_ssm.scan_calls == 2  # the first piece (no state in); not the continued one
+
+
+def test_cuda_without_mamba_ssm_warns_once(monkeypatch):
+    import warnings
+
+    import se_mamba.nn.backend as backend
+
+    monkeypatch.setattr(backend, "mamba_ssm_ops", lambda: None)
+    backend.warn_slow_cuda_scan.cache_clear()
+    with pytest.warns(RuntimeWarning, match=r"pip install 'se-mamba\[cuda\]'"):
+        assert backend.resolve_backend("cuda") == "torch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert backend.resolve_backend("cuda") == "torch"  # once per process
+    backend.warn_slow_cuda_scan.cache_clear()

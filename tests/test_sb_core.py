@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from se_mamba.sb import SBVE, SBVP, SBGmax, build_schedule, sample
-from se_mamba.sb.samplers import ode_step
+from se_mamba.sb.samplers import ode_step, sde_step
 
 SCHEDULES = [SBVE(), SBVE(k=3.0, c=0.2), SBVP(), SBGmax()]
 IDS = ["ve", "ve2", "vp", "gmax"]
@@ -54,19 +54,103 @@ def test_gmax_sigma_is_the_integral_of_g_squared():
     assert isinstance(build_schedule("sbgmax", beta_1=10.0), SBGmax)
 
 
-@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
-@pytest.mark.parametrize("sampler, steps", [("ode", 1), ("ode", 5), ("sde", 1), ("sde", 7)])
-def test_every_sampler_returns_x0_with_an_oracle_network(sch, sampler, steps):
-    x0, y = torch.randn(2, 64), torch.randn(2, 64)
-    calls = []
+T_EPS = 0.03
 
-    def oracle(x_t, y_, t):
-        calls.append(t.clone())
+
+def recording_oracle(x0, calls):
+    """A network that knows x0 and records the states and times it is asked about."""
+    def net(x_t, y_, t):
+        calls.append((x_t.clone(), t.clone()))
         return x0
+    return net
 
-    out = sample(oracle, y, sch, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(out, x0, atol=1e-6)
-    assert len(calls) == steps and torch.all(calls[0] == 1.0)  # the first call sees t = T
+
+def check_ode_visits_the_bridge_means(sch, steps):
+    """With the true x0, the ODE from x_T = y visits exactly the bridge means
+    (std 0 at T: the ODE keeps the noise it starts with)."""
+    x0, y = torch.randn(2, 64, dtype=torch.float64), torch.randn(2, 64, dtype=torch.float64)
+    calls = []
+    out = sample(recording_oracle(x0, calls), y, sch, steps=steps, sampler="ode", t_eps=T_EPS)
+    assert torch.equal(out, x0) and len(calls) == steps
+    grid = torch.linspace(1.0, T_EPS, steps + 1, dtype=torch.float64)
+    for (x_t, t), t_i in zip(calls, grid):
+        assert torch.allclose(t, torch.full_like(t, float(t_i)))
+        w0, wy, _ = sch.marginal(t_i)
+        assert torch.allclose(x_t, w0 * x0 + wy * y, atol=1e-9), float(t_i)
+
+
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_ode_sampler_visits_the_bridge_means_with_an_oracle(sch, steps):
+    check_ode_visits_the_bridge_means(sch, steps)
+
+
+def test_a_wrong_ode_step_fails_the_oracle_check(monkeypatch):
+    """The oracle check sees the intermediate maths: a step with one wrong
+    coefficient (ours, mutated) fails it; the last step alone would not."""
+    import se_mamba.sb.samplers as samplers
+
+    right = samplers.ode_step
+
+    def mutated(schedule, x_t, y, x0_hat, t, s):
+        return right(schedule, x_t, y, x0_hat, t, s) + 0.05 * (y - x0_hat)
+
+    monkeypatch.setattr(samplers, "ode_step", mutated)
+    check_ode_visits_the_bridge_means(SBVE(), 1)  # one step never calls it
+    with pytest.raises(AssertionError):
+        check_ode_visits_the_bridge_means(SBVE(), 5)
+
+
+def mc_marginal_check(sch, x_s, x0, y, s, n):
+    w0, wy, std = (float(v) for v in sch.marginal(torch.tensor(s, dtype=torch.float64)))
+    mean = w0 * x0 + wy * y
+    assert float(x_s.mean()) == pytest.approx(mean, abs=5 * std / n ** 0.5)
+    assert float(x_s.std()) == pytest.approx(std, rel=0.02)
+
+
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
+def test_sde_step_keeps_the_bridge_marginal_monte_carlo(sch):
+    """A bridge draw at t, moved by one SDE step with the true x0, is a bridge
+    draw at s: mean and std of 200k draws (the step is exact, not first-order,
+    for the true x0)."""
+    n, x0, y, t, s = 200_000, 0.3, -1.2, 0.8, 0.35
+    g = torch.Generator().manual_seed(0)
+    X0, Y = torch.full((n,), x0, dtype=torch.float64), torch.full((n,), y, dtype=torch.float64)
+    x_t = sch.sample_xt(X0, Y, torch.full((n,), t), torch.randn(n, generator=g, dtype=torch.float64))
+    x_s = sde_step(sch, x_t, Y, X0, torch.tensor(t), torch.tensor(s), generator=g)
+    mc_marginal_check(sch, x_s, x0, y, s, n)
+    with pytest.raises(AssertionError):  # a step with the wrong noise scale is caught
+        mc_marginal_check(sch, 0.9 * (x_s - x_s.mean()) + x_s.mean(), x0, y, s, n)
+
+
+@pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)
+def test_sde_sampler_states_are_bridge_draws_with_an_oracle(sch):
+    n, steps, x0v, yv = 100_000, 4, 0.3, -1.2
+    x0, y = torch.full((n, 1), x0v, dtype=torch.float64), torch.full((n, 1), yv, dtype=torch.float64)
+    calls = []
+    out = sample(recording_oracle(x0, calls), y, sch, steps=steps, sampler="sde", t_eps=T_EPS,
+                 generator=torch.Generator().manual_seed(2))
+    assert torch.equal(out, x0) and len(calls) == steps
+    grid = torch.linspace(1.0, T_EPS, steps + 1, dtype=torch.float64)
+    for (x_t, _), t_i in list(zip(calls, grid))[1:]:  # t_0 = T is y itself
+        mc_marginal_check(sch, x_t, x0v, yv, float(t_i), n)
+
+
+def test_the_network_is_never_asked_below_t_eps():
+    calls = []
+    sample(recording_oracle(torch.zeros(1, 8), calls), torch.ones(1, 8), SBVE(), steps=50, t_eps=T_EPS)
+    times = [float(t) for _, t in calls]
+    assert times[0] == 1.0 and min(times) > T_EPS and len(times) == 50
+
+
+def test_sbm_built_directly_is_the_registry_bridge():
+    from se_mamba.models import build_model
+    from se_mamba.sb import SBM
+
+    direct, registry = SBM(backbone={"hidden": 8, "num_layers": 1}), build_model("sbm", backbone={"hidden": 8,
+                                                                                                   "num_layers": 1})
+    assert direct.is_bridge and registry.is_bridge
+    assert vars(direct.schedule) == vars(registry.schedule) == {"k": 2.6, "c": 0.4}
 
 
 @pytest.mark.parametrize("sch", SCHEDULES, ids=IDS)

@@ -47,17 +47,98 @@ def test_few_steps_lower_the_loss(tiny_corpus, tmp_path, brain_class):
     assert sum(losses[-3:]) / 3 < 0.95 * sum(losses[:3]) / 3, losses
 
 
-def test_nonfinite_step_is_skipped_not_applied(tiny_corpus, tmp_path):
-    hp = load_hparams(tiny_corpus, str(tmp_path))
-    from se_mamba.brains import SEBrain
-
-    brain = SEBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu"}, checkpointer=None)
+def make_brain(hp, brain_class="se_mamba.brains.SEBrain", **run_opts):
+    module, cls = brain_class.rsplit(".", 1)
+    brain = getattr(__import__(module, fromlist=[cls]), cls)(
+        modules=hp["modules"], hparams=hp, run_opts={"device": "cpu", **run_opts}, checkpointer=None)
     brain.init_optimizers()
-    before = [p.detach().clone() for p in brain.modules.generator.parameters()]
-    loss = torch.tensor(float("nan"), requires_grad=True)
-    applied = brain._finite_step(loss, brain.g_optimizer, brain.modules.generator.parameters(), "generator")
-    assert not applied and brain.skipped_steps == 1
-    assert all(torch.equal(a, b) for a, b in zip(before, brain.modules.generator.parameters()))
+    brain.modules.train()
+    return brain
+
+
+def train_batches(hp, corpus, n=1, batch_size=2):
+    from se_mamba.dataio import dataio_prep
+
+    loader = sb.dataio.dataloader.make_dataloader(dataio_prep(hp)["train"], batch_size=batch_size)
+    batch = next(iter(loader))
+    return [batch] * n
+
+
+def run_batches(brain, batches):
+    """Batches through fit_batch as SpeechBrain's loop feeds them (step counter)."""
+    for batch in batches:
+        brain.step += 1
+        brain.fit_batch(batch)
+
+
+class NaNOnce(torch.nn.Module):
+    """Wraps a loss: its first call returns NaN."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss, self.calls = loss, 0
+
+    def forward(self, *args):
+        self.calls += 1
+        total, parts = self.loss(*args)
+        return (total * float("nan") if self.calls == 1 else total), parts
+
+
+@pytest.mark.parametrize("brain_class", ["se_mamba.brains.SEBrain", "se_mamba.brains.MetricGANBrain"])
+def test_nonfinite_step_is_skipped_whole_not_applied(tiny_corpus, tmp_path, brain_class):
+    hp = load_hparams(tiny_corpus, str(tmp_path))
+    hp["loss"] = NaNOnce(hp["loss"])
+    brain = make_brain(hp, brain_class)
+    assert brain.skip_nonfinite_grads  # the YAML turns SpeechBrain's option on
+    gen = brain.modules.generator
+    before = [p.detach().clone() for p in gen.parameters()]
+    run_batches(brain, train_batches(hp, tiny_corpus))
+    assert brain.skipped_steps == 1 and brain.optimizer_step == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, gen.parameters()))
+    assert all(p.grad is None for p in gen.parameters())
+    run_batches(brain, train_batches(hp, tiny_corpus))  # the next finite step is applied
+    assert brain.skipped_steps == 1 and brain.optimizer_step == 2
+    assert not all(torch.equal(a, b) for a, b in zip(before, gen.parameters()))
+
+
+@pytest.mark.parametrize("brain_class", ["se_mamba.brains.SEBrain", "se_mamba.brains.MetricGANBrain"])
+def test_precision_bf16_autocasts_the_forward(tiny_corpus, tmp_path, brain_class):
+    """--precision bf16 reaches the model: SpeechBrain's training_ctx is used."""
+    hp = load_hparams(tiny_corpus, str(tmp_path))
+    seen = []
+    hp["generator"].register_forward_pre_hook(
+        lambda m, a: seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))))
+    brain = make_brain(hp, brain_class, precision="bf16")
+    run_batches(brain, train_batches(hp, tiny_corpus))
+    assert seen == [(True, torch.bfloat16)] and brain.skipped_steps == 0
+    seen.clear()
+    brain = make_brain(load_hparams(tiny_corpus, str(tmp_path)), brain_class)
+    brain.modules.generator.register_forward_pre_hook(
+        lambda m, a: seen.append(torch.is_autocast_enabled("cpu")))
+    run_batches(brain, train_batches(hp, tiny_corpus))
+    assert seen == [False]
+
+
+@pytest.mark.parametrize("brain_class", ["se_mamba.brains.SEBrain", "se_mamba.brains.MetricGANBrain"])
+def test_grad_accumulation_steps_once_per_factor_batches(tiny_corpus, tmp_path, brain_class):
+    hp = load_hparams(tiny_corpus, str(tmp_path))
+    brain = make_brain(hp, brain_class, grad_accumulation_factor=2)
+    gen = brain.modules.generator
+    weights = [next(gen.parameters()).detach().clone()]
+    for batch in train_batches(hp, tiny_corpus, n=4):
+        run_batches(brain, [batch])
+        weights.append(next(gen.parameters()).detach().clone())
+    assert brain.optimizer_step == 2  # 4 batches / factor 2
+    changed = [not torch.equal(a, b) for a, b in zip(weights, weights[1:])]
+    assert changed == [False, True, False, True]
+
+
+def test_batch_size_is_per_optimiser_step_over_all_processes():
+    from se_mamba.recipe.train import per_process_batch
+
+    assert per_process_batch(8, 4, 1) == 2 and per_process_batch(8, 1, 2) == 4 and per_process_batch(4, 1, 1) == 4
+    with pytest.raises(ValueError, match="batch_size 8 .* not a multiple of 3 process"):
+        per_process_batch(8, 3, 1)
 
 
 def test_recipe_stages_1_to_6_end_to_end(tmp_path):
@@ -112,24 +193,84 @@ def _train_log(path):
         return f.read().strip().splitlines()
 
 
-def tiny_train_args(data, out, epochs=1):
-    return ["-m", "se_mamba.recipe.train", MINI_YAML, "--data_folder", data, "--output_folder", out,
-            "--device", "cpu", "--channels", "4", "--num_blocks", "1", "--d_state", "4", "--batch_size", "1",
-            "--segment", "8000", "--number_of_epochs", str(epochs), "--evaluate_test", "False"]
+def tiny_train_args(data, out, epochs=1, yaml=MINI_YAML, batch_size=1, extra=()):
+    return ["-m", "se_mamba.recipe.train", yaml, "--data_folder", data, "--output_folder", out,
+            "--device", "cpu", "--channels", "4", "--num_blocks", "1", "--d_state", "4",
+            "--batch_size", str(batch_size), "--segment", "8000", "--number_of_epochs", str(epochs),
+            "--evaluate_test", "False", "--score_workers", "1", *extra]
 
 
-def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path):
-    """torchrun, 2 processes, gloo: the 4 training items split into 2 steps per rank."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += tiny_train_args(tiny_corpus, str(tmp_path / "exp")) + ["--distributed_backend", "gloo"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+NAN_ON_RANK_1 = """
+import os
+import torch
+from se_mamba.losses import GeneratorLoss
+
+
+class NaNOnRank1(GeneratorLoss):
+    \"\"\"The generator loss, NaN on rank 1 at its first call: one process only.\"\"\"
+    calls = 0
+
+    def forward(self, *args):
+        NaNOnRank1.calls += 1
+        total, parts = super().forward(*args)
+        if os.environ.get("RANK") == "1" and NaNOnRank1.calls == 1:
+            total = total * float("nan")
+        return total, parts
+"""
+
+
+def torchrun(args, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT, os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args,
+           "--distributed_backend", "gloo"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.mark.parametrize("brain_class", ["SEBrain", "MetricGANBrain"])
+def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path, brain_class):
+    """torchrun, 2 processes, gloo. batch_size is per optimiser step over all
+    processes: 2 processes x 1 item take as many steps as 1 process x 2 items.
+    Rank 1 alone meets a NaN loss in its first step: both ranks skip that step
+    together (before, rank 0 waited forever in the all-reduce)."""
+    (tmp_path / "nan_loss.py").write_text(NAN_ON_RANK_1)
+    yaml = tmp_path / "nan.yaml"
+    with open(MINI_YAML) as f:
+        text = f.read()
+    assert "loss: !new:se_mamba.losses.GeneratorLoss" in text
+    yaml.write_text(text.replace("loss: !new:se_mamba.losses.GeneratorLoss", "loss: !new:nan_loss.NaNOnRank1"))
+    brain = ["--brain_class", f"!name:se_mamba.brains.{brain_class}"]
+    out = torchrun(tiny_train_args(tiny_corpus, str(tmp_path / "exp"), yaml=str(yaml), batch_size=2, epochs=2,
+                                   extra=brain), tmp_path)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     log = _train_log(tmp_path / "exp" / "train_log.txt")
-    assert len(log) == 1 and "train steps: 2" in log[0] and "train skipped_steps: 0" in log[0], log
-    single = subprocess.run([sys.executable] + tiny_train_args(tiny_corpus, str(tmp_path / "exp1")),
+    # 4 items, 2 per step: 2 steps per epoch on each rank (checked equal on every rank)
+    assert len(log) == 2 and "train steps: 2," in log[0] and "train steps: 4," in log[1], log
+    assert "train skipped_steps: 1" in log[0] and "valid scored: 2" in log[0], log
+    single = subprocess.run([sys.executable] + tiny_train_args(tiny_corpus, str(tmp_path / "exp1"), batch_size=2,
+                                                               extra=brain),
                             capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
-    assert "train steps: 4" in _train_log(tmp_path / "exp1" / "train_log.txt")[0]
+    assert "train steps: 2," in _train_log(tmp_path / "exp1" / "train_log.txt")[0]
+
+
+def test_valid_every_steps_and_lr_decay_per_pass(tiny_corpus, tmp_path):
+    """valid_every 3 on 4 steps per epoch: validation at steps 3, 6 and the run's
+    end (8); the LR decays per epoch (x0.5), never per validation; max_steps stops
+    a run mid-epoch with a last validation."""
+    args = tiny_train_args(tiny_corpus, str(tmp_path / "exp"), epochs=2,
+                           extra=["--valid_every", "3", "--lr_decay", "0.5", "--g_lr", "0.001"])
+    out = subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    log = _train_log(tmp_path / "exp" / "train_log.txt")
+    steps = [int(line.split("step: ")[1].split(",")[0]) for line in log]
+    lrs = [float(line.split("lr: ")[1].split(" ")[0].rstrip(",")) for line in log]
+    assert steps == [3, 6, 8], log
+    assert lrs == [pytest.approx(1e-3), pytest.approx(5e-4), pytest.approx(2.5e-4)], log
+    args = tiny_train_args(tiny_corpus, str(tmp_path / "exp2"), epochs=5, extra=["--max_steps", "5"])
+    out = subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    log = _train_log(tmp_path / "exp2" / "train_log.txt")
+    assert [int(line.split("step: ")[1].split(",")[0]) for line in log] == [4, 5], log
 
 
 def test_resume_after_kill_continues_from_the_checkpoint(tiny_corpus, tmp_path):

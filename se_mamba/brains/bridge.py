@@ -7,7 +7,9 @@ x_t on the bridge, for Mamba-base use y; predict x0 and apply
 step the EMA of the weights (``hparams.ema``, :class:`se_mamba.brains.ema.EMA`)
 is updated; validation enhances with the EMA weights in ONE step
 (``valid_sb_steps``, default 1) and scores PESQ / ESTOI / SI-SDR; the best
-checkpoint by PESQ is kept (machinery shared with :class:`SEBrain`).
+checkpoint by PESQ is kept (machinery shared with :class:`SEBrain`). Each crop is peak-normalised by
+its noisy input here, as sgmse's data module does (``normalize="noisy"``), so
+the data pipeline leaves the levels alone (``train_normalisation: null``).
 
 Extra hparams: ``ema`` (optional), ``valid_sb_steps`` (1), ``modules.generator``
 an :class:`se_mamba.sb.enhancer.SBEnhancer`.
@@ -15,13 +17,13 @@ an :class:`se_mamba.sb.enhancer.SBEnhancer`.
 import speechbrain as sb
 import torch
 
+from .base import unwrap
 from .enhancement import SEBrain
 
 
 class SBBrain(SEBrain):
     def _model(self):
-        gen = self.modules.generator
-        return getattr(gen, "module", gen)
+        return unwrap(self.modules.generator)
 
     def _eval_model(self):
         ema = getattr(self.hparams, "ema", None)
@@ -55,17 +57,19 @@ class SBBrain(SEBrain):
         y, x0 = rep(noisy_n), rep(clean_n)
         x_t, t = model.training_draw(x0, y)
         est = self.modules.generator(x_t, y, t)
-        out = {"est": est, "x0": x0, "clean_wav": clean_n}
-        if self.hparams.loss.needs_waveform:
-            out["est_wav"] = rep.inverse(est, clean_n.shape[-1])
+        with self.fp32():
+            est = est.to(x0.dtype)
+            out = {"est": est, "x0": x0, "clean_wav": clean_n}
+            if self.hparams.loss.needs_waveform:
+                out["est_wav"] = rep.inverse(est, clean_n.shape[-1])
         return out
 
     def generator_loss(self, out):
-        return self.hparams.loss(out["est"], out["x0"], out.get("est_wav"), out["clean_wav"])
+        with self.fp32():
+            return self.hparams.loss(out["est"], out["x0"], out.get("est_wav"), out["clean_wav"])
 
-    def fit_batch(self, batch):
-        loss = super().fit_batch(batch)
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
         ema = getattr(self.hparams, "ema", None)
-        if ema is not None:
+        if should_step and ema is not None:  # after each optimiser step
             ema.update(self.modules.generator)
-        return loss
+        super().on_fit_batch_end(batch, outputs, loss, should_step)

@@ -1,4 +1,4 @@
-"""MetricGAN objective with a PESQ discriminator (FACTS §2).
+"""MetricGAN objective with a PESQ discriminator (SEMamba / MP-SENet ``train.py``).
 
 The discriminator D(clean_mag, x) predicts normalised wideband PESQ,
 ``(PESQ - 1) / 3.5`` in [0, 1]:
@@ -11,7 +11,7 @@ originals drop the whole fake term of that batch; we keep the items that
 scored and drop only the failed ones (the term is skipped only if none
 scored), and report how many failed.
 """
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
@@ -27,16 +27,22 @@ def _pesq_or_nan(ref, deg, fs):
         return float("nan")
 
 
-def batch_pesq_targets(clean, est, fs=16000, workers=2):
+def _pesq_item(pair, fs):
+    return _pesq_or_nan(pair[0], pair[1], fs)
+
+
+def batch_pesq_targets(clean, est, fs=16000, pool=None):
     """Normalised wideband PESQ per item ``[B]`` (NaN where PESQ failed).
 
-    ``clean``, ``est``: waveforms ``[B, N]`` (tensors or arrays). The pesq C
-    code releases the GIL, so threads run items in parallel.
+    ``clean``, ``est``: waveforms ``[B, N]`` (tensors or arrays). ``pool``: a
+    :class:`se_mamba.metrics.pool.WorkerPool` (items in parallel processes;
+    pesq holds the GIL, so threads would not help); None runs them here.
     """
-    c = np.asarray(clean.detach().cpu() if torch.is_tensor(clean) else clean, dtype=np.float64)
-    e = np.asarray(est.detach().cpu() if torch.is_tensor(est) else est, dtype=np.float64)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        scores = list(pool.map(lambda i: _pesq_or_nan(c[i], e[i], fs), range(len(c))))
+    c = np.asarray(clean.detach().float().cpu() if torch.is_tensor(clean) else clean, dtype=np.float64)
+    e = np.asarray(est.detach().float().cpu() if torch.is_tensor(est) else est, dtype=np.float64)
+    pairs = list(zip(c, e))
+    fn = partial(_pesq_item, fs=fs)
+    scores = pool.map(fn, pairs) if pool is not None else [fn(p) for p in pairs]
     return (torch.tensor(scores, dtype=torch.float32) - 1.0) / 3.5
 
 

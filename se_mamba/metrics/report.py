@@ -29,6 +29,7 @@ from ..audio import AUDIO_EXTENSIONS, audio_files, read_mono
 from .composite import COMPOSITE_MODES, composite, segmental_snr
 from .dnsmos import DNSMOS_KEYS
 from .intrusive import pesq_score, si_sdr, stoi_score
+from .pool import single_threaded_children
 
 RATE = 16000
 INTRUSIVE = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "spk_sim")
@@ -164,26 +165,13 @@ def score_files(triples, metrics=DEFAULT_METRICS, workers=2, composite_mode="fai
     jobs = [(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples]
     if workers <= 1:
         return [_score_job(j) for j in tqdm(jobs, desc=desc, unit="utt")]
-    # spawn, not fork: a forked child of a process whose onnxruntime / OpenMP
-    # thread pools are running can deadlock (seen here after an in-process pass).
-    # One thread per worker: the parallelism is across files (measured: with
-    # the libraries' default threads, 2 workers were no faster than 1).
+    # spawn, not fork, one thread per worker (metrics/pool.py says why; measured:
+    # with the libraries' default threads, 2 workers were no faster than 1).
     # The variables reach the spawned workers' numpy, numba, onnxruntime and torch
     # (torch reads OMP_NUM_THREADS when the speaker encoder first imports it).
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
+    with single_threaded_children():
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             return list(tqdm(pool.map(_score_job, jobs, chunksize=2), total=len(jobs), desc=desc, unit="utt"))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def score_systems(systems, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful"):

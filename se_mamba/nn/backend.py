@@ -8,7 +8,14 @@ Backends:
 * ``"torch"`` -- our pure-PyTorch chunked scan; any device, no compiler.
 * ``"auto"`` (default) -- ``mamba_ssm`` for CUDA tensors when it imports,
   otherwise ``fused`` on CPU (``torch`` if the kernel cannot be built) and
-  ``torch`` on other devices.
+  ``torch`` on other devices. CUDA without mamba-ssm warns once: the
+  pure-PyTorch scan is many times slower than the fused kernels.
+
+With mamba-ssm, a layer runs ``mamba_inner_fn`` (the fused conv + scan +
+projections of ``mamba_ssm.Mamba``) when causal-conv1d is installed too;
+without causal-conv1d (which ``mamba_inner_fn`` needs) it runs our convolution
+and mamba-ssm's scan kernel; streaming calls, which carry a state that
+mamba-ssm's kernels cannot take, run our scan (:mod:`se_mamba.nn.mamba`).
 
 The environment variable ``SE_MAMBA_BACKEND`` sets the default for layers
 built without an explicit ``backend=`` argument.
@@ -16,6 +23,7 @@ built without an explicit ``backend=`` argument.
 import functools
 import importlib
 import os
+import warnings
 
 BACKENDS = ("auto", "mamba_ssm", "fused", "torch")
 ENV_VAR = "SE_MAMBA_BACKEND"
@@ -41,6 +49,20 @@ def mamba_ssm_ops():
         return None
 
 
+@functools.lru_cache(maxsize=None)
+def causal_conv1d_available():
+    """Whether mamba-ssm found causal-conv1d's CUDA extension (its fused path needs it)."""
+    ops = mamba_ssm_ops()
+    return ops is not None and getattr(ops, "causal_conv1d_cuda", None) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def warn_slow_cuda_scan():
+    warnings.warn("Mamba layers on CUDA without mamba-ssm use the pure-PyTorch scan, many times slower "
+                  "than the fused kernels; install them with: pip install 'se-mamba[cuda]' "
+                  "(mamba-ssm and causal-conv1d)", RuntimeWarning, stacklevel=3)
+
+
 def resolve_backend(device_type, backend=None):
     """Backend to run for tensors on ``device_type`` ('cpu', 'cuda', ...)."""
     name = requested_backend(backend)
@@ -57,8 +79,11 @@ def resolve_backend(device_type, backend=None):
     if name == "fused" and device_type != "cpu":
         raise RuntimeError(f"Mamba backend 'fused' is CPU-only, got {device_type!r} tensors")
     if name == "auto":
-        if device_type == "cuda" and mamba_ssm_ops() is not None:
-            return "mamba_ssm"
+        if device_type == "cuda":
+            if mamba_ssm_ops() is not None:
+                return "mamba_ssm"
+            warn_slow_cuda_scan()  # once per process
+            return "torch"
         if device_type == "cpu":
             from .selective_scan import scan_backend_available
 

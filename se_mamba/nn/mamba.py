@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backend import mamba_ssm_ops, resolve_backend
+from .backend import causal_conv1d_available, mamba_ssm_ops, resolve_backend
 from .selective_scan import selective_scan_fn
 
 
@@ -139,8 +139,10 @@ class Mamba(nn.Module):
         in consecutive pieces gives the same output as processing it whole.
         """
         backend = resolve_backend(hidden_states.device.type, self.backend)
-        if backend == "mamba_ssm" and state is None and not return_state:
+        if backend == "mamba_ssm" and state is None and not return_state and causal_conv1d_available():
             return self._forward_mamba_ssm(hidden_states)
+        # mamba-ssm without causal-conv1d: our conv, its scan kernel; a carried
+        # state: our scan (selective_scan_fn picks it)
         return self._forward_ours(hidden_states, state, return_state, backend)
 
     def _forward_ours(self, h, state, return_state, backend):

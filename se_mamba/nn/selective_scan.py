@@ -31,10 +31,15 @@ Example
 >>> y.shape
 torch.Size([2, 50, 8])
 """
+import functools
+import logging
+
 import torch
 import torch.nn.functional as F
 
 from .scan_kernel import load_kernel
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["selective_scan_fn", "scan_backend_available"]
 
@@ -209,8 +214,9 @@ def selective_scan_fn(
     return_last_state : bool
         Also return the final state ``[B, d, N]`` (not differentiable).
     backend : str
-        ``"fused"`` (C++; falls back to ``"torch"`` if it cannot be built)
-        or ``"torch"``.
+        ``"fused"`` (C++; falls back to ``"torch"`` if it cannot be built),
+        ``"torch"``, or ``"mamba_ssm"`` (mamba-ssm's CUDA scan kernel; it takes
+        no initial state, so a call with ``h0`` runs ``"torch"``).
     chunk : int
         Steps per chunk of the ``"torch"`` backend.
 
@@ -227,11 +233,35 @@ def selective_scan_fn(
         args = [t.to(dtype) if isinstance(t, torch.Tensor) else t for t in args]
     if backend == "fused" and load_kernel() is None:
         backend = "torch"
+    if backend == "mamba_ssm" and h0 is not None:
+        _note_stateful_fallback()
+        backend = "torch"  # mamba-ssm's kernel cannot start from a carried state
+    if backend == "mamba_ssm":
+        return _mamba_ssm_scan(*args[:8], bool(delta_softplus), return_last_state)
     if backend == "fused":
         grad = torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in args)
         out, last = _FusedScan.apply(*args, grad)
     elif backend == "torch":
         out, last = _torch_scan(*args, chunk=chunk)
     else:
-        raise ValueError(f"unknown scan backend {backend!r}; expected 'fused' or 'torch'")
+        raise ValueError(f"unknown scan backend {backend!r}; expected 'fused', 'torch' or 'mamba_ssm'")
     return (out, last) if return_last_state else out
+
+
+@functools.lru_cache(maxsize=None)
+def _note_stateful_fallback():
+    logger.info("streaming Mamba calls carry a state that mamba-ssm's scan kernel cannot take: "
+                "they run se_mamba's PyTorch scan (the offline calls keep mamba-ssm)")
+
+
+def _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, softplus, return_last_state):
+    """mamba-ssm's ``selective_scan_fn`` (channels-first) on our channels-last tensors."""
+    from .backend import mamba_ssm_ops
+
+    t = lambda x: None if x is None else x.transpose(1, 2).contiguous()  # noqa: E731
+    res = mamba_ssm_ops().selective_scan_fn(t(u), t(delta), A, t(B), t(C), D, t(z), delta_bias=delta_bias,
+                                            delta_softplus=softplus, return_last_state=return_last_state)
+    if return_last_state:
+        out, last = res
+        return out.transpose(1, 2), last
+    return res.transpose(1, 2)

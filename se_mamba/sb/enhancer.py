@@ -22,6 +22,11 @@ from .samplers import sample
 from .schedules import build_schedule
 
 
+# The SB-VE schedule of sgmse ("sbve"; k 2.6, c 0.4): the default of every
+# bridge model, built directly or from the registry
+SBVE_DEFAULT = {"name": "sbve", "k": 2.6, "c": 0.4}
+
+
 class SBEnhancer(nn.Module):
     """Base class. ``self.net(x_t, y, t)`` predicts the clean compressed spectrum.
 
@@ -38,7 +43,7 @@ class SBEnhancer(nn.Module):
         Training times are drawn from U[t_eps, 1].
     """
 
-    block_defaults = {"schedule": {"name": "sbve", "k": 2.6, "c": 0.4}, "representation": {}}
+    block_defaults = {"schedule": SBVE_DEFAULT, "representation": {}}
     input_normalisation = "peak"  # enhance() divides the input by its peak
 
     def __init__(self, net, schedule=None, representation=None, sb_steps=1, sampler="ode", t_eps=0.03):
@@ -84,7 +89,7 @@ class SBEnhancer(nn.Module):
         if not self.is_bridge:
             return self.net(y, y, torch.ones(y.shape[0], device=y.device))
         return sample(self.net, y, self.schedule, steps=steps, sampler=sampler or self.sampler,
-                      generator=generator)
+                      t_eps=self.t_eps, generator=generator)
 
     def spectral_map(self, spec, steps=None, sampler=None, generator=None):
         """Noisy complex STFT (uncompressed) -> enhanced complex STFT."""
@@ -120,11 +125,11 @@ class SBM(SBEnhancer):
     Example
     -------
     >>> model = SBM(backbone={"hidden": 16, "num_layers": 1})
-    >>> model.enhance(torch.randn(1, 4000)).shape
-    torch.Size([1, 4000])
+    >>> model.is_bridge, model.enhance(torch.randn(1, 4000)).shape
+    (True, torch.Size([1, 4000]))
     """
 
-    def __init__(self, backbone=None, causal=False, schedule=None, representation=None, sb_steps=1,
+    def __init__(self, backbone=None, causal=False, schedule=SBVE_DEFAULT, representation=None, sb_steps=1,
                  sampler="ode", t_eps=0.03):
         net = sbm_backbone(representation, causal, backbone)
         super().__init__(net, schedule, representation, sb_steps, sampler, t_eps)
@@ -156,6 +161,6 @@ class SBNCSNpp(SBEnhancer):
     torch.Size([1, 4000])
     """
 
-    def __init__(self, backbone=None, schedule=None, representation=None, sb_steps=50, sampler="ode",
+    def __init__(self, backbone=None, schedule=SBVE_DEFAULT, representation=None, sb_steps=50, sampler="ode",
                  t_eps=0.03):
         super().__init__(NCSNppLite(**dict(backbone or {})), schedule, representation, sb_steps, sampler, t_eps)
