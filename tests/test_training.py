@@ -133,6 +133,22 @@ def test_grad_accumulation_steps_once_per_factor_batches(tiny_corpus, tmp_path, 
     assert changed == [False, True, False, True]
 
 
+def test_max_grad_norm_clips_what_the_optimiser_sees(tiny_corpus, tmp_path):
+    hp = load_hparams(tiny_corpus, str(tmp_path), max_grad_norm=1e-3)
+    brain = make_brain(hp)
+    seen = []
+    brain.g_optimizer.register_step_pre_hook(lambda opt, *a: seen.append(float(torch.nn.utils.get_total_norm(
+        [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]))))
+    run_batches(brain, train_batches(hp, tiny_corpus))
+    assert seen == [pytest.approx(1e-3, rel=1e-3)]
+    brain = make_brain(load_hparams(tiny_corpus, str(tmp_path), max_grad_norm=1e6))
+    seen.clear()
+    brain.g_optimizer.register_step_pre_hook(lambda opt, *a: seen.append(float(torch.nn.utils.get_total_norm(
+        [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]))))
+    run_batches(brain, train_batches(hp, tiny_corpus))
+    assert seen[0] > 1e-2  # the unclipped norm is far above the first run's limit
+
+
 def test_batch_size_is_per_optimiser_step_over_all_processes():
     from se_mamba.recipe.train import per_process_batch
 
@@ -226,8 +242,8 @@ def torchrun(args, tmp_path):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
-@pytest.mark.parametrize("brain_class", ["SEBrain", "MetricGANBrain"])
-def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path, brain_class):
+@pytest.mark.parametrize("brain_class, accumulation", [("SEBrain", 1), ("MetricGANBrain", 1), ("MetricGANBrain", 2)])
+def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path, brain_class, accumulation):
     """torchrun, 2 processes, gloo. batch_size is per optimiser step over all
     processes: 2 processes x 1 item take as many steps as 1 process x 2 items.
     Rank 1 alone meets a NaN loss in its first step: both ranks skip that step
@@ -239,12 +255,15 @@ def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path, brain_class):
     assert "loss: !new:se_mamba.losses.GeneratorLoss" in text
     yaml.write_text(text.replace("loss: !new:se_mamba.losses.GeneratorLoss", "loss: !new:nan_loss.NaNOnRank1"))
     brain = ["--brain_class", f"!name:se_mamba.brains.{brain_class}"]
-    out = torchrun(tiny_train_args(tiny_corpus, str(tmp_path / "exp"), yaml=str(yaml), batch_size=2, epochs=2,
-                                   extra=brain), tmp_path)
+    # accumulation 2: each rank accumulates 2 batches of 1 (no_sync on the first)
+    out = torchrun(tiny_train_args(tiny_corpus, str(tmp_path / "exp"), yaml=str(yaml), batch_size=2 * accumulation,
+                                   epochs=2, extra=brain + ["--grad_accumulation_factor", str(accumulation)]),
+                   tmp_path)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     log = _train_log(tmp_path / "exp" / "train_log.txt")
-    # 4 items, 2 per step: 2 steps per epoch on each rank (checked equal on every rank)
-    assert len(log) == 2 and "train steps: 2," in log[0] and "train steps: 4," in log[1], log
+    # 4 items, 2 * accumulation per step: steps per epoch the same on each rank (checked)
+    per_epoch = 2 // accumulation
+    assert len(log) == 2 and f"train steps: {per_epoch}," in log[0] and f"train steps: {2 * per_epoch}," in log[1], log
     assert "train skipped_steps: 1" in log[0] and "valid scored: 2" in log[0], log
     single = subprocess.run([sys.executable] + tiny_train_args(tiny_corpus, str(tmp_path / "exp1"), batch_size=2,
                                                                extra=brain),
@@ -295,6 +314,31 @@ def test_resume_after_kill_continues_from_the_checkpoint(tiny_corpus, tmp_path):
     assert "train steps: 12," in log[-1], log
 
 
+def test_resume_inside_an_epoch_after_a_step_checkpoint(tiny_corpus, tmp_path):
+    """valid_every checkpoints inside an epoch; a run killed after one resumes
+    there (SpeechBrain's saveable data loader and epoch counter): the run
+    still ends after exactly 2 epochs x 4 steps, with the step count restored."""
+    import glob
+    import time
+
+    exp = str(tmp_path / "exp")
+    args = [sys.executable] + tiny_train_args(tiny_corpus, exp, epochs=2, extra=["--valid_every", "2"])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not glob.glob(os.path.join(exp, "save", "CKPT*", "CKPT.yaml")) and time.time() < deadline:
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    first = _train_log(os.path.join(exp, "train_log.txt"))
+    assert first and "step: 2," in first[0], first
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
+    log = _train_log(os.path.join(exp, "train_log.txt"))
+    steps = [int(line.split("step: ")[1].split(",")[0]) for line in log]
+    assert steps[-1] == 8 and "train steps: 8," in log[-1] and sorted(set(steps)) == [2, 4, 6, 8], log
+    assert steps == sorted(steps), log  # resumed forward, never from the start
+
+
 def test_checkpoints_appear_only_when_complete(tmp_path):
     """A save interrupted after the meta file (SpeechBrain's order) must not
     leave a checkpoint that recovery would pick up."""
@@ -339,3 +383,19 @@ def test_two_saves_in_one_second_get_two_checkpoints(tmp_path, monkeypatch):
     again = ck.save_checkpoint(meta={"pesq": 4.0}, name="final")
     assert named.path == again.path and again.path.exists()
     assert sorted(c.meta["pesq"] for c in ck.list_checkpoints()) == [1.0, 2.0, 4.0]
+
+
+def test_gpu_check_script_runs_and_says_when_there_is_no_gpu():
+    """benchmarks/gpu_check.py: without CUDA one line and exit 0; its steps on
+    the CPU with small models (the script a GPU session runs must not fail on
+    its own code)."""
+    script = os.path.join(ROOT, "benchmarks", "gpu_check.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "no CUDA device here" in out.stdout
+    out = subprocess.run([sys.executable, script, "--device", "cpu", "--small", "--steps", "1",
+                          "--enhance-seconds", "4"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    table = out.stdout[out.stdout.index("| check |"):]
+    for check in ("SEMamba advanced vs CPU fused | pass", "MetricGAN step fp32 | pass",
+                  "MetricGAN step bf16 | pass", "enhance 4 s | pass"):
+        assert check in table, table

@@ -14,6 +14,8 @@ threaded (the parallelism is across items).
 import atexit
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
@@ -36,11 +38,23 @@ def single_threaded_children():
                 os.environ[k] = v
 
 
+def _exit_with(parent):
+    """In a worker: leave when the parent is gone (a training run killed with
+    SIGKILL or by the OOM killer must not leave its workers behind)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def spawn_executor(workers):
     """A ``ProcessPoolExecutor`` of ``workers`` spawned, single-threaded processes,
     all started now (so they start under the single-thread settings)."""
     with single_threaded_children():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_exit_with, initargs=(os.getpid(),))
         # one task per worker, submitted before any finishes: each submit finds
         # no idle worker and spawns one
         for f in [pool.submit(os.getpid) for _ in range(workers)]:
