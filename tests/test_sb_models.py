@@ -180,6 +180,30 @@ def tiny_sizes(name):
     return {name: TINY_NCSN if name == "sb_ncsnpp" else TINY_SBM}
 
 
+@pytest.mark.parametrize("name", ["sbm", "sb_ncsnpp"])
+def test_sb_training_step_under_bf16_autocast(tiny_corpus, tmp_path, name):
+    """--precision bf16 reaches the SB networks, whose complex output is built in float32."""
+    with open(SB_YAML) as f:
+        hp = load_hyperpyyaml(f, {"data_folder": tiny_corpus, "output_folder": str(tmp_path), "model_name": name,
+                                  "model_sizes": tiny_sizes(name)})
+    from se_mamba.brains import SBBrain
+    from se_mamba.dataio import make_dataset
+
+    seen = []
+    hp["generator"].net.register_forward_hook(
+        lambda m, a, out: seen.append((torch.get_autocast_dtype("cpu"), torch.is_autocast_enabled("cpu"),
+                                       out.dtype)))
+    brain = SBBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu", "precision": "bf16"},
+                    checkpointer=None)
+    brain.init_optimizers()
+    batch = next(iter(sb.dataio.dataloader.make_dataloader(
+        make_dataset(hp["train_manifest"], tiny_corpus, segment=8000), batch_size=2)))
+    brain.step += 1
+    loss = brain.fit_batch(batch)
+    assert seen == [(torch.bfloat16, True, torch.complex64)]
+    assert torch.isfinite(loss) and brain.optimizer_step == 1 and brain.skipped_steps == 0
+
+
 @pytest.mark.parametrize("name", ["sbm", "sb_ncsnpp", "mamba_base"])
 def test_few_sb_training_steps_lower_the_loss(tiny_corpus, tmp_path, name):
     torch.manual_seed(0)

@@ -222,4 +222,6 @@ class SBMBackbone(nn.Module):
             h = skip.new_zeros(skip.shape[0], skip.shape[1], 0, skip.shape[3])
         h = frame_queue(self.decompression, h, T, dim=2) + skip
         out = self.output_conv(h).transpose(2, 3)  # [B, 2, F, T]
+        # complex needs float32 or float64 (under bf16 autocast the convs give bf16)
+        out = out.to(torch.promote_types(out.dtype, torch.float32))
         return torch.complex(out[:, 0].contiguous(), out[:, 1].contiguous())

@@ -123,4 +123,6 @@ class NCSNppLite(nn.Module):
             if j < self.levels:
                 h = self.upsample[j](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         out = self.output(h)[:, :, :Fq, :T]
+        # complex needs float32 or float64 (under bf16 autocast the convs give bf16)
+        out = out.to(torch.promote_types(out.dtype, torch.float32))
         return torch.complex(out[:, 0].contiguous(), out[:, 1].contiguous())
