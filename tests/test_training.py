@@ -204,6 +204,21 @@ def test_recipe_stages_1_to_6_end_to_end(tmp_path):
     assert os.stat(next(iter(enhanced.values()))["enhanced_wav"]).st_mtime_ns == mtime
 
 
+def test_recipe_nproc_2_trains_on_cpu_with_gloo(tmp_path):
+    """run.sh --nproc 2 on a machine without CUDA: torchrun with gloo (SpeechBrain's
+    default nccl failed here before)."""
+    env = dict(os.environ, N_TRAIN="4", N_VALID="2", N_TEST="2")
+    cmd = ["bash", os.path.join(ROOT, "recipes", "mini", "run.sh"), "--stage", "1", "--stop_stage", "2",
+           "--nproc", "2", "--data_dir", str(tmp_path / "data"), "--exp_dir", str(tmp_path / "exp"),
+           "--python", sys.executable, "--"]
+    cmd += [f"--{k}={v}" for k, v in {**TINY, "number_of_epochs": 1, "score_workers": 1}.items()]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert "2 CPU processes (gloo)" in out.stdout
+    log = _train_log(tmp_path / "exp" / "semamba_small" / "train_log.txt")
+    assert len(log) == 1 and "train steps: 2," in log[0] and "valid scored: 2" in log[0], log
+
+
 def _train_log(path):
     with open(path) as f:
         return f.read().strip().splitlines()

@@ -7,7 +7,8 @@
 #
 # Stages (each logged, each idempotent):
 #   1 data preparation        prepare_data (recipe-specific)
-#   2 training                python -m se_mamba.recipe.train (torchrun when --nproc > 1)
+#   2 training                python -m se_mamba.recipe.train (torchrun when --nproc > 1:
+#                             nccl on GPUs, gloo on a machine without CUDA)
 #   3 enhancement of test set python -m se_mamba.recipe.enhance (SB models: --sb_steps, --sampler)
 #   4 scoring                 python -m se_mamba.recipe.score -> RESULTS.md
 #   5 ASR on enhanced speech  python -m se_mamba.recipe.asr -> RESULTS_ASR.md
@@ -84,14 +85,20 @@ enh_main() {
     fi
     if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
         log "Stage 2: training ${model} (${hparams}) -> ${exp}"
-        local launcher=("${python}")
+        local launcher=("${python}") ddp=()
         if [ "${nproc}" -gt 1 ]; then
             launcher=("${python}" -m torch.distributed.run --standalone --nproc_per_node="${nproc}")
+            # SpeechBrain's default backend is nccl, which needs GPUs: gloo on a CPU machine
+            if ! "${python}" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+                ddp=(--distributed_backend gloo --device cpu)
+                log "no CUDA device: ${nproc} CPU processes (gloo)"
+            fi
         fi
         local name_arg=()
         [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${model}")
         "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
-            --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${overrides[@]+"${overrides[@]}"}"
+            --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${ddp[@]+"${ddp[@]}"}" \
+            "${overrides[@]+"${overrides[@]}"}"
     fi
     if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         log "Stage 3: enhancing the test set with ${exp} ${sampling[*]+${sampling[*]}}"

@@ -1,0 +1,168 @@
+"""Downloads of corpora and released files: resumable, checksummed, never a
+partial file under the final name, one line when it fails.
+
+* The bytes go to ``<dest>.part``; an interrupted download resumes from there
+  with an HTTP ``Range`` request (a server that ignores Range restarts it).
+* When an MD5 is published (Edinburgh DataShare's VoiceBank-DEMAND zips), the
+  finished file is checked before it is renamed into place; a mismatch
+  deletes the partial file and fails.
+* ``mirror``: a base URL that replaces the scheme and host of every URL
+  (an institutional mirror or a local copy served over HTTP).
+* Every failure is a :class:`DownloadError` whose message is one line naming
+  the URL, what went wrong, and how to place the file by hand.
+
+Example
+-------
+>>> mirrored("https://datashare.ed.ac.uk/bitstream/handle/10283/2791/x.zip", "http://127.0.0.1:8000/vb")
+'http://127.0.0.1:8000/vb/bitstream/handle/10283/2791/x.zip'
+"""
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A download that could not complete; the message is one line."""
+
+
+def mirrored(url, mirror=None):
+    """``url`` with its scheme and host replaced by ``mirror`` (a base URL)."""
+    if not mirror:
+        return url
+    path = urllib.parse.urlsplit(url).path
+    return mirror.rstrip("/") + path
+
+
+def md5sum(path, chunk=CHUNK):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _manual_hint(dest):
+    return f"download it by hand and place it at {dest} (then run with --download false)"
+
+
+def download(url, dest, md5=None, mirror=None, timeout=60, progress=True):
+    """Fetch ``url`` to ``dest`` unless a complete file is already there.
+
+    Returns ``dest``. A present ``dest`` is trusted when its MD5 matches (or
+    no MD5 is known); a present file with the wrong MD5 is an error, never
+    silently replaced.
+    """
+    url = mirrored(url, mirror)
+    if os.path.exists(dest):
+        if md5 and md5sum(dest) != md5:
+            raise DownloadError(f"{dest}: present but its MD5 is not the published {md5}; "
+                                f"delete it to download {url} again")
+        return dest
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    part = dest + ".part"
+    have = os.path.getsize(part) if os.path.exists(part) else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the part file is already complete
+            response = None
+        else:
+            raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}; {_manual_hint(dest)}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{url}: cannot connect ({reason}); {_manual_hint(dest)}") from None
+    if response is not None:
+        with response:
+            resumed = response.status == 206
+            if have and not resumed:
+                have = 0  # the server ignored Range: start again
+            total = response.headers.get("Content-Length")
+            total = int(total) + have if total is not None else None
+            _write(response, part, have, total, url, dest, progress)
+    if md5:
+        got = md5sum(part)
+        if got != md5:
+            os.remove(part)
+            raise DownloadError(f"{url}: MD5 {got} is not the published {md5} (the partial file was deleted); "
+                                f"try again, or {_manual_hint(dest)}")
+    os.replace(part, dest)  # same folder: atomic
+    return dest
+
+
+def _write(response, part, have, total, url, dest, progress):
+    from tqdm import tqdm
+
+    name = os.path.basename(dest)
+    with open(part, "ab" if have else "wb") as f, tqdm(
+            total=total, initial=have, unit="B", unit_scale=True, desc=name,
+            disable=not progress, file=sys.stderr) as bar:
+        try:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                f.write(block)
+                bar.update(len(block))
+        except (OSError, urllib.error.URLError) as exc:
+            raise DownloadError(f"{url}: interrupted after {f.tell()} bytes ({exc}); run again to resume "
+                                f"from {part}") from None
+    size = os.path.getsize(part)
+    if total is not None and size != total:
+        raise DownloadError(f"{url}: got {size} of {total} bytes; run again to resume from {part}")
+
+
+def extract(archive, into, progress=True):
+    """Unpack a zip or tar ``archive`` into ``into`` once (a stamp file marks it
+    done). Members go to a staging folder first, so an interrupted extraction
+    leaves nothing that looks complete; a member that would land outside
+    ``into`` is an error."""
+    import shutil
+    import tarfile
+    import zipfile
+
+    from tqdm import tqdm
+
+    name = os.path.basename(archive)
+    stamp = os.path.join(into, f".{name}.extracted")
+    if os.path.exists(stamp):
+        return into
+    staging = os.path.join(into, f".staging-{name}")
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    root = os.path.realpath(staging)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                members = z.infolist()
+                for m in tqdm(members, desc=f"extract {name}", unit="file", disable=not progress, file=sys.stderr):
+                    _check_inside(root, m.filename, archive)
+                    z.extract(m, staging)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as t:
+                for m in t.getmembers():
+                    _check_inside(root, m.name, archive)
+                t.extractall(staging, filter="data")
+        else:
+            raise DownloadError(f"{archive}: neither a zip nor a tar archive")
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"{archive}: cannot extract ({str(exc).splitlines()[0][:100]}); "
+                            "delete it to download it again") from None
+    for entry in os.listdir(staging):
+        target = os.path.join(into, entry)
+        if os.path.isdir(target):
+            shutil.rmtree(target)  # left by an extraction that did not finish
+        os.replace(os.path.join(staging, entry), target)
+    os.rmdir(staging)
+    with open(stamp, "w") as f:
+        f.write(md5sum(archive) + "\n")
+    return into
+
+
+def _check_inside(root, member, archive):
+    path = os.path.realpath(os.path.join(root, member))
+    if path != root and not path.startswith(root + os.sep):
+        raise DownloadError(f"{archive}: member {member!r} would be written outside the target folder")
