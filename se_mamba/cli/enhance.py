@@ -35,7 +35,7 @@ def add_parser(sub):
 
 def add_model_options(p, model_required=True):
     """The options that choose and configure the enhancer (shared with ``transcribe``)."""
-    p.add_argument("--model", required=model_required, help="packed folder, hub repo id, or registry name")
+    p.add_argument("--model", required=model_required, help="packed folder, hub repo id, official:NAME (se-mamba download --list), or registry name")
     p.add_argument("--checkpoint", default=None, help="official checkpoint file (with a registry name)")
     p.add_argument("--savedir", default=None, help="where from_hparams keeps fetched files")
     p.add_argument("--device", default="cpu")

@@ -12,9 +12,9 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from ..version import __version__  # noqa: E402
-from . import enhance, info, score, transcribe  # noqa: E402
+from . import download, enhance, info, score, transcribe  # noqa: E402
 
-COMMANDS = {"info": info, "enhance": enhance, "transcribe": transcribe, "score": score}
+COMMANDS = {"info": info, "enhance": enhance, "transcribe": transcribe, "score": score, "download": download}
 
 
 def build_parser():

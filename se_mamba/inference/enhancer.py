@@ -104,6 +104,17 @@ class MambaEnhancer(Pretrained):
 
     # ---------------------------------------------------------- construction
     @classmethod
+    def from_hparams(cls, source, *args, **kwargs):
+        """SpeechBrain's ``from_hparams`` (a packed folder or hub id); also
+        ``official:NAME``, an authors' released checkpoint
+        (:mod:`se_mamba.models.released`), fetched and packed once."""
+        from ..models.released import PREFIX, packed_released
+
+        if isinstance(source, str) and source.startswith(PREFIX):
+            source = packed_released(source[len(PREFIX):])
+        return super().from_hparams(source, *args, **kwargs)
+
+    @classmethod
     def from_model(cls, model, sample_rate=16000, **kwargs):
         """Wrap a model object, a registry name, or a checkpoint file path.
 
