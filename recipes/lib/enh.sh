@@ -21,11 +21,24 @@
 # training YAMLs that serve several models); results/results_asr empty = per
 # experiment files <exp>/RESULTS_<test tag>.md.
 # Optional: sb_steps, sampler (SB models' sampling at stage 3; empty = the model's).
-# With either set, stages 3-5 use a test set tag "test_<sampler><steps>" so
+# With either set, stages 3-5 use a test set tag "<set>_<sampler><steps>" so
 # several samplings of one model sit side by side.
+# Optional: test_sets ("test"): stages 3-5 run once per set, on $data_dir/<set>.json;
+# a set whose manifest has no clean references is scored with DNSMOS only.
+# Optional: pretrained (--pretrained SRC: a packed folder, hub id or official:NAME):
+# stage 2 is skipped and stages 3-5 evaluate SRC (stage 6 has nothing to pack).
+# Each stage's output is also kept in <exp>/logs/stage<N>.log.
 set -euo pipefail
 
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
+
+# run_logged FILE CMD...: CMD's stdout and stderr stay apart on the terminal and
+# are both appended to FILE; the status is CMD's (pipefail)
+run_logged() {
+    local file="$1"
+    shift
+    { { "$@" | tee -a "${file}"; } 2>&1 1>&3 | tee -a "${file}" >&2; } 3>&1
+}
 
 enh_usage() {
     cat <<USAGE
@@ -41,10 +54,31 @@ Usage: $0 [options] [-- hyperpyyaml overrides]
   --asr SPEC        ASR backend of stage 5: pocketsphinx | speechbrain:SOURCE (default ${asr})
   --sb_steps N      SB models: sampling steps at stage 3 (default: the model's)
   --sampler NAME    SB models: ode | sde (default: the model's)
+  --test_sets "A B" test sets of stages 3-5 (manifests \$data_dir/<set>.json) (default ${test_sets:-test})
+  --pretrained SRC  evaluate SRC (packed folder, hub id, official:NAME) instead of training
   -h, --help        this help
 Anything after -- is passed to training as HyperPyYAML overrides, e.g.
   $0 --stage 2 -- --number_of_epochs 5 --batch_size 8
 USAGE
+}
+
+enh_train() {
+    # stage 2: python (or torchrun for --nproc > 1) -m se_mamba.recipe.train
+    local exp="$1"
+    shift
+    local launcher=("${python}") ddp=()
+    if [ "${nproc}" -gt 1 ]; then
+        launcher=("${python}" -m torch.distributed.run --standalone --nproc_per_node="${nproc}")
+        # SpeechBrain's default backend is nccl, which needs GPUs: gloo on a CPU machine
+        if ! "${python}" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+            ddp=(--distributed_backend gloo --device cpu)
+            log "no CUDA device: ${nproc} CPU processes (gloo)"
+        fi
+    fi
+    local name_arg=()
+    [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${model}")
+    "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
+        --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${ddp[@]+"${ddp[@]}"}" "$@"
 }
 
 enh_main() {
@@ -62,67 +96,84 @@ enh_main() {
             --asr) asr="$2"; shift 2 ;;
             --sb_steps) sb_steps="$2"; shift 2 ;;
             --sampler) sampler="$2"; shift 2 ;;
+            --test_sets) test_sets="$2"; shift 2 ;;
+            --pretrained) pretrained="$2"; shift 2 ;;
             -h|--help) enh_usage; exit 0 ;;
             --) shift; overrides=("$@"); break ;;
             *) echo "$0: error: unknown option '$1' (see --help)" >&2; exit 1 ;;
         esac
     done
+    test_sets=${test_sets:-test} pretrained=${pretrained:-}
     local exp="${exp_dir}/${model}"
-    local test_tag=test sampling=()
+    local suffix="" sampling=() source_args=(--exp "${exp}")
     sb_steps=${sb_steps:-} sampler=${sampler:-}
     if [ -n "${sb_steps}" ] || [ -n "${sampler}" ]; then
-        test_tag="test_${sampler:-default}${sb_steps:+${sb_steps}}"
+        suffix="_${sampler:-default}${sb_steps:+${sb_steps}}"
         [ -n "${sb_steps}" ] && sampling+=(--sb-steps "${sb_steps}")
         [ -n "${sampler}" ] && sampling+=(--sampler "${sampler}")
     fi
-    results=${results:-${exp}/RESULTS_${test_tag}.md}
-    results_asr=${results_asr:-${exp}/RESULTS_ASR_${test_tag}.md}
+    [ -n "${pretrained}" ] && source_args=(--pretrained "${pretrained}")
+    local one_set=false
+    [ "$(echo ${test_sets} | wc -w)" -eq 1 ] && one_set=true
     [ -f "${hparams}" ] || { echo "$0: error: ${hparams}: no such hparams file" >&2; exit 1; }
+    mkdir -p "${exp}/logs"
 
     if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         log "Stage 1: data preparation -> ${data_dir}"
-        prepare_data
+        run_logged "${exp}/logs/stage1.log" prepare_data
     fi
     if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-        log "Stage 2: training ${model} (${hparams}) -> ${exp}"
-        local launcher=("${python}") ddp=()
-        if [ "${nproc}" -gt 1 ]; then
-            launcher=("${python}" -m torch.distributed.run --standalone --nproc_per_node="${nproc}")
-            # SpeechBrain's default backend is nccl, which needs GPUs: gloo on a CPU machine
-            if ! "${python}" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-                ddp=(--distributed_backend gloo --device cpu)
-                log "no CUDA device: ${nproc} CPU processes (gloo)"
-            fi
+        if [ -n "${pretrained}" ]; then
+            log "Stage 2: skipped (--pretrained ${pretrained})"
+        else
+            log "Stage 2: training ${model} (${hparams}) -> ${exp}"
+            run_logged "${exp}/logs/stage2.log" enh_train "${exp}" "${overrides[@]+"${overrides[@]}"}"
         fi
-        local name_arg=()
-        [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${model}")
-        "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
-            --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${ddp[@]+"${ddp[@]}"}" \
-            "${overrides[@]+"${overrides[@]}"}"
     fi
-    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-        log "Stage 3: enhancing the test set with ${exp} ${sampling[*]+${sampling[*]}}"
-        "${python}" -m se_mamba.recipe.enhance --exp "${exp}" --manifest "${data_dir}/test.json" \
-            --data-root "${data_dir}" --out "${exp}/enhanced/${test_tag}" "${sampling[@]+"${sampling[@]}"}"
-    fi
-    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-        log "Stage 4: scoring noisy and enhanced -> ${results}"
-        "${python}" -m se_mamba.recipe.score --enhanced "${exp}/enhanced/${test_tag}/enhanced.json" \
-            --out-dir "${exp}/scores/${test_tag}" --results "${results}" \
-            --title "${recipe_name} / ${model}${sampling[*]+ (${sampling[*]})}"
-    fi
-    if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-        log "Stage 5: ASR (${asr}) on noisy, enhanced and clean test speech -> ${results_asr}"
-        "${python}" -m se_mamba.recipe.asr --enhanced "${exp}/enhanced/${test_tag}/enhanced.json" \
-            --out-dir "${exp}/asr/${test_tag}" --results "${results_asr}" --asr "${asr}" \
-            --title "${recipe_name} / ${model}: ASR on enhanced speech"
-    fi
+    local set tag res res_asr title
+    for set in ${test_sets}; do
+        tag="${set}${suffix}"
+        # one test set keeps the recipe's results paths; several get one file each
+        res=${results:-${exp}/RESULTS_${tag}.md} res_asr=${results_asr:-${exp}/RESULTS_ASR_${tag}.md}
+        title="${recipe_name} / ${model}"
+        if [ "${one_set}" = false ]; then
+            res=${exp}/RESULTS_${tag}.md res_asr=${exp}/RESULTS_ASR_${tag}.md title="${title} / ${set}"
+        fi
+        if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+            log "Stage 3: enhancing ${set} with ${pretrained:-${exp}} ${sampling[*]+${sampling[*]}}"
+            run_logged "${exp}/logs/stage3.log" "${python}" -m se_mamba.recipe.enhance "${source_args[@]}" \
+                --manifest "${data_dir}/${set}.json" --data-root "${data_dir}" --out "${exp}/enhanced/${tag}" \
+                "${sampling[@]+"${sampling[@]}"}"
+        fi
+        if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+            log "Stage 4: scoring noisy and enhanced ${set} -> ${res}"
+            run_logged "${exp}/logs/stage4.log" "${python}" -m se_mamba.recipe.score \
+                --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/scores/${tag}" \
+                --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}"
+        fi
+        if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+            log "Stage 5: ASR (${asr}) on noisy, enhanced and clean ${set} speech -> ${res_asr}"
+            run_logged "${exp}/logs/stage5.log" "${python}" -m se_mamba.recipe.asr \
+                --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/asr/${tag}" \
+                --results "${res_asr}" --asr "${asr}" --title "${title}: ASR on enhanced speech"
+        fi
+    done
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-        log "Stage 6: packing ${exp} -> ${pretrained_dir}"
-        local tables=(--results "${results}")
-        [ -f "${results_asr}" ] && tables+=(--results "${results_asr}")
-        "${python}" -m se_mamba.recipe.pack --exp "${exp}" --out "${pretrained_dir}" \
-            --name "${recipe_name}_${model}" "${tables[@]}"
+        if [ -n "${pretrained}" ]; then
+            log "Stage 6: skipped (--pretrained: nothing was trained)"
+        else
+            log "Stage 6: packing ${exp} -> ${pretrained_dir}"
+            local tables=() set0
+            for set0 in ${test_sets}; do
+                tag="${set0}${suffix}"
+                res=${results:-${exp}/RESULTS_${tag}.md} res_asr=${results_asr:-${exp}/RESULTS_ASR_${tag}.md}
+                [ "${one_set}" = false ] && res=${exp}/RESULTS_${tag}.md res_asr=${exp}/RESULTS_ASR_${tag}.md
+                tables+=(--results "${res}")
+                [ -f "${res_asr}" ] && tables+=(--results "${res_asr}")
+            done
+            run_logged "${exp}/logs/stage6.log" "${python}" -m se_mamba.recipe.pack --exp "${exp}" \
+                --out "${pretrained_dir}" --name "${recipe_name%% *}_${model}" "${tables[@]}"
+        fi
     fi
     log "Done (stages ${stage}-${stop_stage})."
 }

@@ -70,13 +70,20 @@ def transcribe_all(paths, spec, workers, cache):
     return {p: (cache.get(_key(p), ""), errors.get(p, "")) for p in paths}
 
 
+def present_systems(items):
+    """The systems every item has a file for (a test set without clean
+    references has no clean row and no pseudo-reference)."""
+    return [(s, k) for s, k in SYSTEMS if all(it.get(k) for it in items.values())]
+
+
 def asr_table(items, hyps):
     """Markdown rows and per-system rates for noisy / enhanced / clean."""
     uids = sorted(items)
     texts = [items[u].get("words", "") for u in uids]
-    pseudo = [hyps[items[u]["clean_wav"]][0] for u in uids]
+    systems = present_systems(items)
+    pseudo = [hyps[items[u]["clean_wav"]][0] for u in uids] if ("clean", "clean_wav") in systems else []
     rows, rates = [], {}
-    for system, key in SYSTEMS:
+    for system, key in systems:
         hyp = [hyps[items[u][key]][0] for u in uids]
         failed = sum(1 for u in uids if hyps[items[u][key]][1])
         vs_text = error_rates(texts, hyp) if any(t.strip() for t in texts) else None
@@ -107,7 +114,7 @@ def main(argv=None):
     try:
         with open(args.enhanced) as f:
             items = json.load(f)
-        paths = [it[key] for it in items.values() for _, key in SYSTEMS]
+        paths = [it[key] for it in items.values() for _, key in present_systems(items)]
         missing = [q for q in paths if not os.path.isfile(q)]
         if missing:
             raise FileNotFoundError(f"{missing[0]}: no such file ({len(missing)} missing)")
@@ -125,7 +132,7 @@ def main(argv=None):
     w = csv.writer(buf)
     w.writerow(["id", "system", "hypothesis", "reference", "error"])
     for uid in sorted(items):
-        for system, key in SYSTEMS:
+        for system, key in present_systems(items):
             text, err = hyps[items[uid][key]]
             w.writerow([uid, system, text, items[uid].get("words", ""), err])
     write_text_atomic(os.path.join(args.out_dir, "transcripts.csv"), buf.getvalue())

@@ -1,15 +1,22 @@
 #!/usr/bin/env python
-"""Recipe stage: enhance a manifest's noisy files with a trained experiment.
+"""Recipe stage: enhance a manifest's noisy files with a trained experiment
+or a pretrained model, through the users' interface (``MambaEnhancer``).
 
     python -m se_mamba.recipe.enhance --exp exp/mini_semamba --manifest data/mini/test.json \\
         --data-root data/mini --out exp/mini_semamba/enhanced/test
+    python -m se_mamba.recipe.enhance --pretrained official:semamba_vbd --manifest ... --out ...
 
-Loads ``EXP/hyperparams.yaml`` (as saved by training) and the checkpoint of
-best validation PESQ (the EMA weights when the training kept an EMA), writes ``OUT/<id>.wav`` (16 kHz, float32 WAV, written
-atomically, never over an input) and ``OUT/enhanced.json`` (a manifest of
-noisy, clean and enhanced paths for the scoring stage). Idempotent: files
-already enhanced by the same checkpoint and options are kept. SB models take
-``--sb-steps N`` and ``--sampler ode|sde``.
+``--exp``: ``EXP/hyperparams.yaml`` (as saved by training) and the checkpoint
+of best validation PESQ (the EMA weights when the training kept an EMA).
+``--pretrained``: a packed folder, a hub id or ``official:NAME``. Either way
+the files go through :class:`se_mamba.inference.MambaEnhancer`, so a recipe's
+RESULTS.md is what a user of the CLI or the API gets (same normalisation,
+chunking, resampling). Writes ``OUT/<id>.wav`` (the input's rate, float32 WAV,
+written atomically, never over an input) and ``OUT/enhanced.json`` (noisy,
+clean and enhanced paths for the scoring stage). Idempotent: files already
+enhanced by the same model and options are kept. SB models take
+``--sb-steps N`` and ``--sampler ode|sde`` (the SDE noise is seeded per
+utterance, so reruns give the same bytes).
 """
 import argparse
 import json
@@ -17,8 +24,6 @@ import logging
 import os
 import sys
 import zlib
-
-import torch
 
 from ..fileio import write_text_atomic, write_wav_atomic
 
@@ -57,34 +62,45 @@ def sampling_options(model, sb_steps=None, sampler=None):
     return kwargs
 
 
-def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu", **enhance_kwargs):
-    from speechbrain.dataio.dataio import read_audio
+def make_enhancer(exp=None, pretrained=None, device="cpu", sb_steps=None, sampler=None, chunk="auto",
+                  savedir=None):
+    """(MambaEnhancer, tag naming the weights) for an experiment or a pretrained
+    source (``savedir``: where ``from_hparams`` keeps the fetched files)."""
+    from ..inference import MambaEnhancer
+
+    kw = dict(sb_steps=sb_steps, sampler=sampler, chunk_seconds=chunk, run_opts={"device": device})
+    if pretrained:
+        return MambaEnhancer.from_hparams(source=pretrained, savedir=savedir, **kw), f"pretrained {pretrained}"
+    model, ckpt = load_experiment(exp, device)
+    sampling_options(model, sb_steps, sampler)  # one-line error for options the model has not
+    return MambaEnhancer.from_model(model, **kw), ckpt
+
+
+def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
+    from tqdm import tqdm
+
+    from ..audio import read_audio
 
     with open(manifest) as f:
         items = json.load(f)
     os.makedirs(out_dir, exist_ok=True)
     stamp_path = os.path.join(out_dir, ".checkpoint")
-    tag = tag + "".join(f" {k}={v}" for k, v in sorted(enhance_kwargs.items()))
+    tag = tag + f" sb_steps={enhancer.sb_steps} sampler={enhancer.sampler} chunk={enhancer.chunk_seconds}"
     same = os.path.exists(stamp_path) and open(stamp_path).read() == tag
     out_manifest = {}
-    from tqdm import tqdm
-
     for uid, item in tqdm(items.items(), desc="enhance", unit="utt"):
         noisy_path = item["noisy_wav"].replace("{data_root}", data_root)
         out_path = os.path.join(out_dir, f"{uid}.wav")
         if os.path.abspath(out_path) == os.path.abspath(noisy_path):
             raise ValueError(f"{out_path}: refusing to write over an input file")
         if not (same and os.path.exists(out_path)):
-            wav = read_audio(noisy_path).to(device)
-            kwargs = dict(enhance_kwargs)
-            if getattr(model, "is_bridge", False):
-                # the SDE sampler's noise: seeded per utterance, so reruns give the same bytes
-                kwargs["generator"] = torch.Generator(device).manual_seed(zlib.crc32(uid.encode()))
-            with torch.no_grad():
-                est = model.enhance(wav.unsqueeze(0), **kwargs)[0].cpu().numpy()
-            write_wav_atomic(out_path, est, 16000, subtype="FLOAT")
+            wav, fs, _ = read_audio(noisy_path)
+            enhancer.seed = zlib.crc32(uid.encode())  # the SDE sampler's noise, per utterance
+            est = enhancer.enhance_waveform(wav, fs)
+            write_wav_atomic(out_path, est.astype("float32"), fs, subtype="FLOAT")
+        clean = item.get("clean_wav")
         out_manifest[uid] = {**item, "noisy_wav": noisy_path,
-                             "clean_wav": item["clean_wav"].replace("{data_root}", data_root),
+                             "clean_wav": clean.replace("{data_root}", data_root) if clean else None,
                              "enhanced_wav": out_path}
     with open(stamp_path, "w") as f:
         f.write(tag)
@@ -95,7 +111,9 @@ def enhance_manifest(model, manifest, data_root, out_dir, tag, device="cpu", **e
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--exp", help="training experiment folder")
+    src.add_argument("--pretrained", help="packed folder, hub id or official:NAME")
     p.add_argument("--manifest", required=True)
     p.add_argument("--data-root", required=True)
     p.add_argument("--out", required=True)
@@ -104,18 +122,21 @@ def main(argv=None):
                    help="SB models: sampling steps (default: the model's, 1 for SBM)")
     p.add_argument("--sampler", choices=("ode", "sde"), default=None,
                    help="SB models: first-order sampler (default: the model's)")
+    p.add_argument("--chunk", type=float, default=None,
+                   help="chunk length in seconds (0: whole files; default: the interface's)")
     args = p.parse_args(argv)
     if args.sb_steps is not None and args.sb_steps < 1:
         p.error("--sb-steps must be >= 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        model, ckpt = load_experiment(args.exp, args.device)
-        kwargs = sampling_options(model, args.sb_steps, args.sampler)
-        path = enhance_manifest(model, args.manifest, args.data_root, args.out, ckpt, args.device, **kwargs)
+        enhancer, tag = make_enhancer(args.exp, args.pretrained, args.device, args.sb_steps, args.sampler,
+                                      "auto" if args.chunk is None else (args.chunk or None),
+                                      savedir=os.path.join(args.out, ".pretrained_source"))
+        path = enhance_manifest(enhancer, args.manifest, args.data_root, args.out, tag)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 1
-    logger.info("enhanced with %s -> %s", ckpt, path)
+    logger.info("enhanced with %s -> %s", tag, path)
     return 0
 
 

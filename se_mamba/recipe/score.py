@@ -9,7 +9,9 @@ file: one row per metric with noisy and enhanced mean ± 95% CI, std and the
 improvement (``se_mamba.metrics.report.RECIPE_METRICS``: PESQ-wb, ESTOI,
 SI-SDR, SSNR, CSIG/CBAK/COVL (faithful mode), STOI, DNSMOS), with a
 spectrogram figure (noisy / enhanced / clean) of one utterance and metric
-histograms next to it.
+histograms next to it. A test set whose manifest has no clean references
+(``clean_wav`` null: real recordings, or references that are themselves
+reverberant) is scored with the non-intrusive DNSMOS only, and says so.
 """
 import argparse
 import json
@@ -18,6 +20,7 @@ import sys
 
 from ..fileio import write_text_atomic
 from ..metrics.figures import histograms, spectrograms
+from ..metrics.dnsmos import DNSMOS_KEYS
 from ..metrics.report import (RECIPE_METRICS, markdown_table, notes_summary, parse_metrics, score_systems,
                               summarise, write_csv)
 
@@ -39,6 +42,18 @@ def main(argv=None):
     except (OSError, ValueError) as exc:
         print(f"score: error: {args.enhanced}: {exc}", file=sys.stderr)
         return 1
+    with_ref = {bool(it.get("clean_wav")) for it in items.values()}
+    if len(with_ref) > 1:
+        print(f"score: error: {args.enhanced}: some items have a clean reference and some do not; "
+              "split the test set", file=sys.stderr)
+        return 1
+    has_ref = with_ref == {True}
+    if not has_ref:  # nothing to compare against: the non-intrusive measures only
+        metrics = [m for m in metrics if m in DNSMOS_KEYS]
+        if not metrics:
+            print(f"score: error: {args.enhanced}: no clean references and no DNSMOS metric asked for",
+                  file=sys.stderr)
+            return 1
     os.makedirs(args.out_dir, exist_ok=True)
     systems = {system: [(u, it["clean_wav"], it[key]) for u, it in sorted(items.items())]
                for system, key in (("noisy", "noisy_wav"), ("enhanced", "enhanced_wav"))}
@@ -51,13 +66,14 @@ def main(argv=None):
     spec_name, hist_name = f"{stem}_spectrogram.png", f"{stem}_histograms.png"
     first = sorted(items)[len(items) // 2]
     it = items[first]
-    spectrograms(os.path.join(results_dir, spec_name),
-                 [("noisy", it["noisy_wav"]), ("enhanced", it["enhanced_wav"]), ("clean", it["clean_wav"])],
-                 f"{args.title}: {first}")
+    panels = [("noisy", it["noisy_wav"]), ("enhanced", it["enhanced_wav"])]
+    panels += [("clean", it["clean_wav"])] if has_ref else []
+    spectrograms(os.path.join(results_dir, spec_name), panels, f"{args.title}: {first}")
     histograms(os.path.join(results_dir, hist_name), rows, metrics)
     notes = notes_summary([r for rs in rows.values() for r in rs])
     text = "\n".join([
         f"# {args.title}", "",
+        *([] if has_ref else ["No clean reference in this test set: DNSMOS (non-intrusive) only.", ""]),
         f"Test set: {len(items)} utterances. Mean ± 95% CI (1.96 std / sqrt(n)) and std; SI-SDR with "
         f"means removed; PESQ wideband (`pesq` package); composite measures in {args.composite_mode} mode; "
         "DNSMOS P.835 / P.808 (non-intrusive). Failed scores are counted, never averaged.", "",

@@ -1,0 +1,75 @@
+"""The stage library (recipes/lib/enh.sh): several test sets, a test set without
+references (DNSMOS only), --pretrained (a packed folder, official:NAME) through
+MambaEnhancer, per-stage logs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from test_released import fake_release  # noqa: F401  (a fake official checkpoint over HTTP)
+from test_download import Handler, server  # noqa: F401
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+RUN = os.path.join(ROOT, "recipes", "mini", "run.sh")
+PACKED = os.path.join(ROOT, "recipes", "mini", "pretrained")
+
+
+def run(tmp_path, *args, env=None):
+    cmd = ["bash", RUN, "--data_dir", str(tmp_path / "data"), "--exp_dir", str(tmp_path / "exp"),
+           "--python", sys.executable, *args]
+    env = dict(env or os.environ, N_TRAIN="2", N_VALID="2", N_TEST="2", RESULTS_MD="", RESULTS_ASR_MD="",
+               PRETRAINED_DIR=str(tmp_path / "packed"))
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stages")
+    out = run(tmp, "--stage", "1", "--stop_stage", "1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = tmp / "data"
+    # a copy of the test set without references: real recordings, say
+    items = json.loads((data / "test.json").read_text())
+    (data / "real.json").write_text(json.dumps({k: {**v, "clean_wav": None} for k, v in items.items()}))
+    return tmp
+
+
+def test_pretrained_folder_on_two_test_sets_one_without_references(corpus):
+    out = run(corpus, "--stage", "2", "--stop_stage", "6", "--pretrained", PACKED, "--test_sets", "test real",
+              "--model", "demo")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Stage 2: skipped (--pretrained" in out.stdout and "Stage 6: skipped" in out.stdout
+    exp = corpus / "exp" / "demo"
+    test_md, real_md = (exp / "RESULTS_test.md").read_text(), (exp / "RESULTS_real.md").read_text()
+    assert test_md.startswith("# mini / demo / test") and "| pesq_wb |" in test_md
+    assert real_md.startswith("# mini / demo / real") and "DNSMOS (non-intrusive) only" in real_md
+    assert "| dnsmos_ovrl |" in real_md and "pesq_wb" not in real_md and "estoi" not in real_md
+    # stage 3 is the users' path: the same bytes as MambaEnhancer on the file
+    from se_mamba.inference import MambaEnhancer
+
+    enhanced = json.loads((exp / "enhanced" / "test" / "enhanced.json").read_text())
+    uid, item = sorted(enhanced.items())[0]
+    enh = MambaEnhancer.from_hparams(source=PACKED, savedir=str(corpus / "sd"))
+    ref = enh.enhance_file(item["noisy_wav"])
+    assert np.array_equal(sf.read(item["enhanced_wav"], dtype="float32")[0], ref.astype(np.float32))
+    for n in (3, 4, 5):
+        assert (exp / "logs" / f"stage{n}.log").stat().st_size > 0
+
+
+def test_pretrained_official_checkpoint(corpus, fake_release):  # noqa: F811
+    out = run(corpus, "--stage", "3", "--stop_stage", "3", "--pretrained", "official:semamba_vbd",
+              "--model", "official_semamba_vbd")
+    assert out.returncode == 0, out.stderr[-3000:]
+    from se_mamba.inference import MambaEnhancer
+    from se_mamba.models import load_official_checkpoint
+
+    enhanced = json.loads((corpus / "exp" / "official_semamba_vbd" / "enhanced" / "test" / "enhanced.json").read_text())
+    ref = MambaEnhancer.from_model(load_official_checkpoint(fake_release))
+    for item in enhanced.values():
+        expected = ref.enhance_file(item["noisy_wav"]).astype(np.float32)
+        assert np.array_equal(sf.read(item["enhanced_wav"], dtype="float32")[0], expected)
