@@ -73,3 +73,27 @@ def test_pretrained_official_checkpoint(corpus, fake_release):  # noqa: F811
     for item in enhanced.values():
         expected = ref.enhance_file(item["noisy_wav"]).astype(np.float32)
         assert np.array_equal(sf.read(item["enhanced_wav"], dtype="float32")[0], expected)
+
+
+def test_results_put_the_published_numbers_next_to_ours(tmp_path):
+    """voicebank:test/semamba_advanced: the SEMamba paper's row beside our means
+    (here the noisy files stand in for an enhanced system), in paper composite mode."""
+    from se_mamba.recipe.score import main as score
+
+    vb = os.path.join(ROOT, "tests", "data", "voicebank")
+    items = {u: {"noisy_wav": os.path.join(vb, "noisy", f"{u}.wav"), "clean_wav": os.path.join(vb, "clean", f"{u}.wav"),
+                 "enhanced_wav": os.path.join(vb, "noisy", f"{u}.wav")} for u in ("p232_003", "p257_008")}
+    manifest = tmp_path / "enhanced.json"
+    manifest.write_text(json.dumps(items))
+    results = tmp_path / "RESULTS.md"
+    assert score(["--enhanced", str(manifest), "--out-dir", str(tmp_path / "scores"), "--results", str(results),
+                  "--metrics", "pesq_wb,csig,cbak,covl,stoi", "--composite-mode", "paper", "--workers", "1",
+                  "--published", "voicebank:test/semamba_advanced"]) == 0
+    text = results.read_text()
+    assert "composite measures in paper mode" in text and "Published (Chao et al." in text
+    row = next(line for line in text.splitlines() if line.startswith("| pesq_wb |") and "3.55" in line)
+    ours = float(row.split("|")[4])
+    assert row.rstrip(" |").endswith(f"{ours - 3.55:+.3f}")
+    assert score(["--enhanced", str(manifest), "--out-dir", str(tmp_path / "s2"), "--results", str(tmp_path / "R2.md"),
+                  "--metrics", "pesq_wb", "--workers", "1", "--published", "mini:test/semamba_small"]) == 0
+    assert "Published" not in (tmp_path / "R2.md").read_text()

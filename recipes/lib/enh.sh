@@ -27,6 +27,9 @@
 # a set whose manifest has no clean references is scored with DNSMOS only.
 # Optional: pretrained (--pretrained SRC: a packed folder, hub id or official:NAME):
 # stage 2 is skipped and stages 3-5 evaluate SRC (stage 6 has nothing to pack).
+# Optional: composite_mode (faithful | paper: the CMGAN script's, which the SEMamba and
+# MP-SENet papers report); RESULTS.md shows the published numbers of the model on
+# the set where se_mamba.recipe.published knows them.
 # Each stage's output is also kept in <exp>/logs/stage<N>.log.
 set -euo pipefail
 
@@ -149,7 +152,8 @@ enh_main() {
             log "Stage 4: scoring noisy and enhanced ${set} -> ${res}"
             run_logged "${exp}/logs/stage4.log" "${python}" -m se_mamba.recipe.score \
                 --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/scores/${tag}" \
-                --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}"
+                --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}" \
+                --composite-mode "${composite_mode:-faithful}" --published "${recipe_name%% *}:${set}/${model}"
         fi
         if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
             log "Stage 5: ASR (${asr}) on noisy, enhanced and clean ${set} speech -> ${res_asr}"

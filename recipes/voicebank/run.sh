@@ -29,6 +29,7 @@ results=${RESULTS_MD:-}            # empty: <exp>/RESULTS_<test tag>.md
 results_asr=${RESULTS_ASR_MD:-}
 pretrained_dir=${PRETRAINED_DIR:-${root}/exp/voicebank/pretrained}
 asr=pocketsphinx
+composite_mode=paper    # the CMGAN evaluation script's composite measures, as the papers report
 download=true
 mirror=
 valid_set=speakers

@@ -20,6 +20,7 @@ import sys
 
 from ..fileio import write_text_atomic
 from ..metrics.figures import histograms, spectrograms
+from .published import published_table
 from ..metrics.dnsmos import DNSMOS_KEYS
 from ..metrics.report import (RECIPE_METRICS, markdown_table, notes_summary, parse_metrics, score_systems,
                               summarise, write_csv)
@@ -34,6 +35,9 @@ def main(argv=None):
     p.add_argument("--metrics", default=",".join(RECIPE_METRICS))
     p.add_argument("--composite-mode", default="faithful", choices=["faithful", "paper"])
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--published", default=None, metavar="RECIPE:SET/MODEL",
+                   help="put the published numbers of MODEL on this test set next to ours "
+                        "(se_mamba.recipe.published; nothing when none are known)")
     args = p.parse_args(argv)
     try:
         metrics = parse_metrics(args.metrics)
@@ -71,6 +75,7 @@ def main(argv=None):
     spectrograms(os.path.join(results_dir, spec_name), panels, f"{args.title}: {first}")
     histograms(os.path.join(results_dir, hist_name), rows, metrics)
     notes = notes_summary([r for rs in rows.values() for r in rs])
+    paper = published_table(*args.published.rsplit("/", 1), sums) if args.published and has_ref else []
     text = "\n".join([
         f"# {args.title}", "",
         *([] if has_ref else ["No clean reference in this test set: DNSMOS (non-intrusive) only.", ""]),
@@ -78,6 +83,7 @@ def main(argv=None):
         f"means removed; PESQ wideband (`pesq` package); composite measures in {args.composite_mode} mode; "
         "DNSMOS P.835 / P.808 (non-intrusive). Failed scores are counted, never averaged.", "",
         markdown_table(sums, metrics), "",
+        *paper,
         *([f"Notes: {notes}.", ""] if notes else []),
         f"Per-utterance scores: `{os.path.relpath(args.out_dir)}`; figures: `{spec_name}` "
         f"(utterance {first}), `{hist_name}`.", "",
