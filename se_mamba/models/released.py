@@ -16,13 +16,9 @@ Example
 ['mambattention_vbdemandex', 'semamba_vbd', 'semamba_vbd_dns']
 """
 import os
-import shutil
 from dataclasses import dataclass
 
-import torch
-
 from ..data.download import download
-from ..fileio import write_text_atomic
 
 PREFIX = "official:"
 
@@ -69,26 +65,19 @@ def fetch_checkpoint(name, mirror=None, progress=True):
 
 def packed_released(name, mirror=None, progress=True):
     """A packed folder of the released checkpoint ``name`` (fetched and packed once)."""
-    from ..recipe.pack import model_hyperparams
+    from ..recipe.pack import write_package
     from .checkpoint import load_official_checkpoint
 
     rel = released(name)
     out = os.path.join(cache_dir(), "released", name, "packed")
     if os.path.isfile(os.path.join(out, "model.ckpt")):
         return out
-    path = fetch_checkpoint(name, mirror, progress)
-    model = load_official_checkpoint(path)
-    staging = out + ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    torch.save(model.state_dict(), os.path.join(staging, "model.ckpt"))
-    write_text_atomic(os.path.join(staging, "hyperparams.yaml"), model_hyperparams(model))
+    model = load_official_checkpoint(fetch_checkpoint(name, mirror, progress))
     n = sum(p.numel() for p in model.parameters())
-    write_text_atomic(os.path.join(staging, "README.md"), "\n".join([
+    readme = "\n".join([
         f"# official:{name}", "",
         f"The authors' released `{rel.path}` from https://github.com/{rel.repo} ({rel.paper}), "
         f"trained on {rel.trained_on}: `{model.build_spec['name']}`, {n:,} parameters, loaded unchanged "
         "(strict state-dict load) and packed by se_mamba. The weights' licence is the original "
-        "repository's.", ""]))
-    os.replace(staging, out)
-    return out
+        "repository's.", ""])
+    return write_package(out, model, readme)

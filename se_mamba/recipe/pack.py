@@ -85,6 +85,28 @@ def model_card(name, model, ckpt, exp, results_texts):
     return "\n".join(keep) + "\n"
 
 
+def write_package(out, model, readme, files=()):
+    """A packed folder at ``out``: ``model.ckpt``, ``hyperparams.yaml``, ``README.md``
+    (text ``readme``) and copies of ``files`` ``[(source, name)]``, built in a
+    staging folder and moved into place; an existing package is replaced only
+    when the new one is complete."""
+    staging = out.rstrip("/") + ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    torch.save(model.state_dict(), os.path.join(staging, "model.ckpt"))
+    write_text_atomic(os.path.join(staging, "hyperparams.yaml"), model_hyperparams(model))
+    for src, name in files:
+        shutil.copyfile(src, os.path.join(staging, name))
+    write_text_atomic(os.path.join(staging, "README.md"), readme)
+    old = out.rstrip("/") + ".old"
+    if os.path.exists(out):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
 def pack(exp, out, results=(), name=None):
     model, ckpt = load_experiment(exp)
     inputs = {os.path.abspath(p) for p in results} | {os.path.abspath(exp)}
@@ -95,21 +117,8 @@ def pack(exp, out, results=(), name=None):
         if os.path.isfile(path):
             with open(path) as f:
                 texts.append(f.read())
-    staging = out.rstrip("/") + ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    torch.save(model.state_dict(), os.path.join(staging, "model.ckpt"))
-    write_text_atomic(os.path.join(staging, "hyperparams.yaml"), model_hyperparams(model))
-    shutil.copyfile(os.path.join(exp, "hyperparams.yaml"), os.path.join(staging, "train_hyperparams.yaml"))
-    write_text_atomic(os.path.join(staging, "README.md"),
-                      model_card(name or os.path.basename(os.path.abspath(exp)), model, ckpt, exp, texts))
-    old = out.rstrip("/") + ".old"
-    if os.path.exists(out):
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
-    return out
+    readme = model_card(name or os.path.basename(os.path.abspath(exp)), model, ckpt, exp, texts)
+    return write_package(out, model, readme, [(os.path.join(exp, "hyperparams.yaml"), "train_hyperparams.yaml")])
 
 
 def main(argv=None):
