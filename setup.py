@@ -29,6 +29,8 @@ INSTALL_REQUIRES = [
     "tqdm",
     "scipy",
     "matplotlib",  # figures of the results (spectrograms, histograms)
+    # EARS-WHAM generation: ITU-R BS.1770 loudness, as the generation script measures it
+    "pyloudnorm>=0.1.1",
     # espeak-ng library + data inside the wheel: speech for the mini corpus
     "espeakng-loader>=0.2.4",
     # DNSMOS: the ONNX models inside speechmos (which declares no dependencies itself)

@@ -11,6 +11,13 @@ def write_text_atomic(path, text):
     os.replace(tmp, path)
 
 
+def write_bytes_atomic(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 def write_wav_atomic(path, samples, sample_rate, subtype="PCM_16"):
     _write_sound_atomic(path, samples, sample_rate, "WAV", subtype)
 

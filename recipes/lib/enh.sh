@@ -30,6 +30,10 @@
 # Optional: composite_mode (faithful | paper: the CMGAN script's, which the SEMamba and
 # MP-SENet papers report); RESULTS.md shows the published numbers of the model on
 # the set where se_mamba.recipe.published knows them.
+# Optional: a function `recipe_model_setup` (called after the options are read, with
+# hparams_given=true when --hparams was on the command line) that may set hparams,
+# train_model_name (the registry name stage 2 trains; default: the model tag) and
+# train_args (an array of training overrides the model tag implies, e.g. --pcs True).
 # Each stage's output is also kept in <exp>/logs/stage<N>.log.
 set -euo pipefail
 
@@ -79,9 +83,10 @@ enh_train() {
         fi
     fi
     local name_arg=()
-    [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${model}")
+    [ "${model_name_from_tag:-false}" = true ] && name_arg=(--model_name "${train_model_name:-${model}}")
     "${launcher[@]}" -m se_mamba.recipe.train "${hparams}" --data_folder "${data_dir}" \
-        --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${ddp[@]+"${ddp[@]}"}" "$@"
+        --output_folder "${exp}" "${name_arg[@]+"${name_arg[@]}"}" "${ddp[@]+"${ddp[@]}"}" \
+        "${train_args[@]+"${train_args[@]}"}" "$@"
 }
 
 enh_main() {
@@ -91,7 +96,7 @@ enh_main() {
             --stage) stage="$2"; shift 2 ;;
             --stop_stage) stop_stage="$2"; shift 2 ;;
             --model) model="$2"; shift 2 ;;
-            --hparams) hparams="$2"; shift 2 ;;
+            --hparams) hparams="$2"; hparams_given=true; shift 2 ;;
             --nproc) nproc="$2"; shift 2 ;;
             --data_dir) data_dir="$2"; shift 2 ;;
             --exp_dir) exp_dir="$2"; shift 2 ;;
@@ -106,7 +111,10 @@ enh_main() {
             *) echo "$0: error: unknown option '$1' (see --help)" >&2; exit 1 ;;
         esac
     done
-    test_sets=${test_sets:-test} pretrained=${pretrained:-}
+    test_sets=${test_sets:-test} pretrained=${pretrained:-} hparams_given=${hparams_given:-false}
+    if declare -F recipe_model_setup >/dev/null; then
+        recipe_model_setup
+    fi
     local exp="${exp_dir}/${model}"
     local suffix="" sampling=() source_args=(--exp "${exp}")
     sb_steps=${sb_steps:-} sampler=${sampler:-}

@@ -7,8 +7,11 @@
 #   ./run.sh --nproc 2 --stage 2                      # 2 GPUs (the original SEMamba run)
 #   ./run.sh --valid_set test                         # the original SEMamba protocol (see README)
 #   ./run.sh --download false --corpus_dir /data/VoiceBank-DEMAND   # zips or folders already there
-# --model: any magnitude-phase model of se_mamba.models.list_models(); the
-# training YAML is hparams/train/magphase.yaml with --protocol semamba.
+# --model: a model of se_mamba.models.list_models(), or semamba_advanced_pcs (SEMamba
+# trained and evaluated with PCS); magnitude-phase models train with
+# hparams/train/magphase.yaml (--protocol semamba; mpsenet without the consistency
+# loss, as MP-SENet), the Schroedinger-bridge models (sbm, sbm_causal, sb_ncsnpp,
+# mamba_base) with hparams/train/sb.yaml.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
@@ -57,6 +60,19 @@ case "${valid_set}" in
     test) recipe_name="voicebank (validation on the TEST set, the original SEMamba protocol: checkpoint picked on the test set)" ;;
     *) echo "$0: error: --valid_set must be speakers or test, got '${valid_set}'" >&2; exit 1 ;;
 esac
+
+recipe_model_setup() {
+    train_model_name=${model} train_args=()
+    case "${model}" in
+        semamba_advanced_pcs) train_model_name=semamba_advanced train_args=(--pcs True) ;;
+        mpsenet) train_args=(--consistency_weight 0.0) ;;   # MP-SENet's loss has no consistency term
+    esac
+    if [ "${hparams_given}" = false ]; then
+        case "${train_model_name}" in
+            sbm|sbm_causal|sb_ncsnpp|mamba_base) hparams=${root}/hparams/train/sb.yaml ;;
+        esac
+    fi
+}
 
 prepare_data() {
     "${python}" -m se_mamba.data.voicebank --corpus_dir "${corpus_dir}" --data_dir "${data_dir}" \

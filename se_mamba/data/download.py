@@ -3,7 +3,8 @@ partial file under the final name, one line when it fails.
 
 * The bytes go to ``<dest>.part``; an interrupted download resumes from there
   with an HTTP ``Range`` request (a server that ignores Range restarts it).
-* When an MD5 is published (Edinburgh DataShare's VoiceBank-DEMAND zips), the
+* When an MD5 or SHA-256 is published (Edinburgh DataShare's VoiceBank-DEMAND
+  zips; Git LFS and Hugging Face files), the
   finished file is checked before it is renamed into place; a mismatch
   deletes the partial file and fails.
 * ``mirror``: a base URL that replaces the scheme and host of every URL
@@ -38,29 +39,38 @@ def mirrored(url, mirror=None):
     return mirror.rstrip("/") + path
 
 
-def md5sum(path, chunk=CHUNK):
-    h = hashlib.md5()
+def md5sum(path, chunk=CHUNK, algorithm="md5"):
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _expected(md5, sha256):
+    """(algorithm, digest) to check, or None: the stronger one when both are known."""
+    if sha256:
+        return "sha256", sha256
+    return ("md5", md5) if md5 else None
+
+
 def _manual_hint(dest):
     return f"download it by hand and place it at {dest} (then run with --download false)"
 
 
-def download(url, dest, md5=None, mirror=None, timeout=60, progress=True):
+def download(url, dest, md5=None, mirror=None, timeout=60, progress=True, sha256=None):
     """Fetch ``url`` to ``dest`` unless a complete file is already there.
 
-    Returns ``dest``. A present ``dest`` is trusted when its MD5 matches (or
-    no MD5 is known); a present file with the wrong MD5 is an error, never
-    silently replaced.
+    Returns ``dest``. A present ``dest`` is trusted when its checksum matches
+    (or none is known); a present file with the wrong checksum is an error,
+    never silently replaced. ``sha256``: the digest Git LFS and the Hugging
+    Face hub publish for their files.
     """
     url = mirrored(url, mirror)
+    check = _expected(md5, sha256)
     if os.path.exists(dest):
-        if md5 and md5sum(dest) != md5:
-            raise DownloadError(f"{dest}: present but its MD5 is not the published {md5}; "
+        if check and md5sum(dest, algorithm=check[0]) != check[1]:
+            raise DownloadError(f"{dest}: present but its {check[0].upper()} is not the published {check[1]}; "
                                 f"delete it to download {url} again")
         return dest
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
@@ -85,12 +95,12 @@ def download(url, dest, md5=None, mirror=None, timeout=60, progress=True):
             total = response.headers.get("Content-Length")
             total = int(total) + have if total is not None else None
             _write(response, part, have, total, url, dest, progress)
-    if md5:
-        got = md5sum(part)
-        if got != md5:
+    if check:
+        got = md5sum(part, algorithm=check[0])
+        if got != check[1]:
             os.remove(part)
-            raise DownloadError(f"{url}: MD5 {got} is not the published {md5} (the partial file was deleted); "
-                                f"try again, or {_manual_hint(dest)}")
+            raise DownloadError(f"{url}: {check[0].upper()} {got} is not the published {check[1]} (the partial "
+                                f"file was deleted); try again, or {_manual_hint(dest)}")
     os.replace(part, dest)  # same folder: atomic
     return dest
 
@@ -151,12 +161,15 @@ def extract(archive, into, progress=True):
         shutil.rmtree(staging, ignore_errors=True)
         raise DownloadError(f"{archive}: cannot extract ({str(exc).splitlines()[0][:100]}); "
                             "delete it to download it again") from None
-    for entry in os.listdir(staging):
-        target = os.path.join(into, entry)
-        if os.path.isdir(target):
-            shutil.rmtree(target)  # left by an extraction that did not finish
-        os.replace(os.path.join(staging, entry), target)
-    os.rmdir(staging)
+    # merged into place file by file: archives that share a top folder (one zip per
+    # split under VB-DemandEx/) keep each other's files; a file left by an
+    # extraction of this archive that did not finish is replaced
+    for root, _, files in os.walk(staging):
+        dest = os.path.join(into, os.path.relpath(root, staging))
+        os.makedirs(dest, exist_ok=True)
+        for f in files:
+            os.replace(os.path.join(root, f), os.path.join(dest, f))
+    shutil.rmtree(staging)
     with open(stamp, "w") as f:
         f.write(md5sum(archive) + "\n")
     return into
@@ -166,3 +179,18 @@ def _check_inside(root, member, archive):
     path = os.path.realpath(os.path.join(root, member))
     if path != root and not path.startswith(root + os.sep):
         raise DownloadError(f"{archive}: member {member!r} would be written outside the target folder")
+
+
+def fetch_json(url, timeout=60, what="listing"):
+    """The JSON document at ``url`` (a hub's file listing); one-line errors."""
+    import json
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason} (fetching the {what})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)}) (fetching the {what})") from None
+    except ValueError as exc:
+        raise DownloadError(f"{url}: not JSON ({exc}) (fetching the {what})") from None

@@ -24,16 +24,12 @@ files paired by name, transcripts per utterance.
    code does (their checkpoint is then picked on the test set).
 """
 import argparse
-import json
 import os
 import sys
-from functools import partial
 
-import numpy as np
-
-from ..audio import resample
-from ..fileio import write_text_atomic
 from .download import DownloadError, download, extract
+from .prep import cli_bool, paired_entries, resample_folders
+from .prep import write_manifests as write_json
 
 BASE_URL = "https://datashare.ed.ac.uk/bitstream/handle/10283/2791/"
 # zip -> MD5: the values third-party copies of the DataShare item agree on;
@@ -48,7 +44,6 @@ ZIPS = {
 }
 AUDIO = ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav", "clean_testset_wav", "noisy_testset_wav")
 VALID_SPEAKERS = ("p226", "p287")
-RATE = 16000
 
 
 def fetch(corpus_dir, download_files=True, mirror=None, md5s=None):
@@ -68,64 +63,15 @@ def fetch(corpus_dir, download_files=True, mirror=None, md5s=None):
         extract(archive, corpus_dir)
 
 
-def _resample_file(job):
-    import soundfile as sf
-
-    from ..fileio import write_wav_atomic
-
-    src, dst = job
-    x, fs = sf.read(src, dtype="float64")
-    write_wav_atomic(dst, resample(x, fs, RATE).astype(np.float32), RATE, subtype="PCM_16")
-    return dst
-
-
-def resample_folders(corpus_dir, workers=2, progress=True):
-    """``<folder>`` (48 kHz) -> ``<folder>_16k`` once per folder (stamp), in processes."""
-    from tqdm import tqdm
-
-    from ..metrics.pool import WorkerPool
-
-    pool = WorkerPool(workers)
-    try:
-        for folder in AUDIO:
-            out = os.path.join(corpus_dir, f"{folder}_16k")
-            stamp = os.path.join(out, ".resampled")
-            if os.path.exists(stamp):
-                continue
-            src = os.path.join(corpus_dir, folder)
-            os.makedirs(out, exist_ok=True)
-            jobs = [(os.path.join(src, f), os.path.join(out, f)) for f in sorted(os.listdir(src))
-                    if f.endswith(".wav") and not os.path.exists(os.path.join(out, f))]
-            for i in tqdm(range(0, len(jobs), 64), desc=f"48 -> 16 kHz {folder}", unit="64 files",
-                          disable=not progress, file=sys.stderr):
-                pool.map(_resample_file, jobs[i:i + 64], chunksize=8)
-            with open(stamp, "w") as f:
-                f.write(f"{len(os.listdir(src))} files\n")
-    finally:
-        pool.close()
+def resample_corpus(corpus_dir, workers=2, progress=True):
+    """Every 48 kHz folder -> ``<folder>_16k`` once, in worker processes."""
+    resample_folders([(os.path.join(corpus_dir, f), os.path.join(corpus_dir, f"{f}_16k")) for f in AUDIO],
+                     workers, progress)
 
 
 def _entries(corpus_dir, clean, noisy, txt):
-    import soundfile as sf
-
-    out = {}
-    clean_dir, noisy_dir = (os.path.join(corpus_dir, f"{d}_16k") for d in (clean, noisy))
-    for f in sorted(os.listdir(noisy_dir)):
-        if not f.endswith(".wav"):
-            continue
-        uid = f[:-4]
-        clean_wav = os.path.join(clean_dir, f)
-        if not os.path.exists(clean_wav):
-            raise ValueError(f"{os.path.join(noisy_dir, f)}: no clean file {clean_wav}")
-        words = ""
-        txt_file = os.path.join(corpus_dir, txt, f"{uid}.txt")
-        if os.path.exists(txt_file):
-            with open(txt_file, encoding="utf-8", errors="replace") as t:
-                words = " ".join(t.read().split())
-        info = sf.info(os.path.join(noisy_dir, f))
-        out[uid] = {"noisy_wav": os.path.join(noisy_dir, f), "clean_wav": clean_wav,
-                    "length": round(info.frames / info.samplerate, 4), "words": words, "speaker": uid.split("_")[0]}
-    return out
+    return paired_entries(*(os.path.join(corpus_dir, f"{d}_16k") for d in (clean, noisy)),
+                          [os.path.join(corpus_dir, txt)])
 
 
 def write_manifests(corpus_dir, data_dir, valid_set="speakers"):
@@ -139,25 +85,14 @@ def write_manifests(corpus_dir, data_dir, valid_set="speakers"):
         train = {k: v for k, v in train.items() if v["speaker"] not in VALID_SPEAKERS}
     else:
         valid = test
-    os.makedirs(data_dir, exist_ok=True)
-    for name, items in (("train", train), ("valid", valid), ("test", test)):
-        write_text_atomic(os.path.join(data_dir, f"{name}.json"), json.dumps(items, indent=1) + "\n")
-    return {"train": len(train), "valid": len(valid), "test": len(test)}
+    return write_json(data_dir, {"train": train, "valid": valid, "test": test})
 
 
 def prepare(corpus_dir, data_dir, download_files=True, mirror=None, valid_set="speakers", workers=2,
             md5s=None, progress=True):
     fetch(corpus_dir, download_files, mirror, md5s)
-    resample_folders(corpus_dir, workers, progress)
+    resample_corpus(corpus_dir, workers, progress)
     return write_manifests(corpus_dir, data_dir, valid_set)
-
-
-def _bool(text):
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def main(argv=None):
@@ -165,7 +100,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus_dir", required=True, help="where the zips and the extracted folders live")
     p.add_argument("--data_dir", required=True, help="where train/valid/test.json go")
-    p.add_argument("--download", type=_bool, default=True)
+    p.add_argument("--download", type=cli_bool, default=True)
     p.add_argument("--mirror", default=None, help="base URL replacing https://datashare.ed.ac.uk")
     p.add_argument("--valid_set", default="speakers", choices=("speakers", "test"))
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 2))

@@ -4,7 +4,8 @@
     python -m se_mamba.recipe.score --enhanced exp/X/enhanced/test/enhanced.json \\
         --out-dir exp/X/scores --results recipes/mini/RESULTS.md --title "mini / semamba"
 
-Writes per-utterance CSVs (``noisy.csv``, ``enhanced.csv``) and the results
+Writes per-utterance CSVs (``noisy.csv``, ``enhanced.csv``), the means as
+``summary.json`` (read by the recipes' paper tables) and the results
 file: one row per metric with noisy and enhanced mean ± 95% CI, std and the
 improvement (``se_mamba.metrics.report.RECIPE_METRICS``: PESQ-wb, ESTOI,
 SI-SDR, SSNR, CSIG/CBAK/COVL (faithful mode), STOI, DNSMOS), with a
@@ -65,6 +66,12 @@ def main(argv=None):
     for system, system_rows in rows.items():
         write_csv(os.path.join(args.out_dir, f"{system}.csv"), system_rows, metrics)
     sums = {k: summarise(v, metrics) for k, v in rows.items()}
+    # the means in machine-readable form (paper tables across experiments read it); NaN -> null
+    clean = {k: {m: {f: (None if isinstance(x, float) and x != x else x) for f, x in d.items()}
+                 for m, d in v.items()} for k, v in sums.items()}
+    write_text_atomic(os.path.join(args.out_dir, "summary.json"),
+                      json.dumps({"composite_mode": args.composite_mode, "n_utterances": len(items),
+                                  "systems": clean}, indent=1) + "\n")
     results_dir = os.path.dirname(os.path.abspath(args.results))
     stem = os.path.splitext(os.path.basename(args.results))[0].lower()
     spec_name, hist_name = f"{stem}_spectrogram.png", f"{stem}_histograms.png"

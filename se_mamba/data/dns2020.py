@@ -1,0 +1,186 @@
+"""DNS Challenge 2020 test sets (Reddy et al., Interspeech 2020;
+github.com/microsoft/DNS-Challenge, branch ``interspeech2020/master``).
+
+Three evaluation sets of 16 kHz audio:
+
+* ``dns2020_no_reverb``: 150 noisy 10 s clips
+  ``clnsp<N>_<noise>_snr<S>_tl-<T>_fileid_<ID>.wav`` with their clean speech
+  ``clean_fileid_<ID>.wav`` (paired on ``fileid_<ID>``): intrusive metrics;
+* ``dns2020_with_reverb``: the same with reverberant speech. Its "clean"
+  files are the reverberant speech (DNS-Challenge issue #8), so the manifest
+  gives no clean reference (``clean_wav: null``; the reverberant one is kept as
+  ``reverberant_clean_wav``) and the set is scored with DNSMOS only, as
+  MambAttention and the SBM paper report it;
+* ``dns2020_real``: 300 real recordings, no reference: DNSMOS only.
+
+    python -m se_mamba.data.dns2020 --dns_dir DIR --data_dir DATA       # a copy you have
+    python -m se_mamba.data.dns2020 --corpus_dir CORPUS --data_dir DATA  # download
+
+``--dns_dir``: a DNS-Challenge checkout (with ``git lfs pull -I
+datasets/test_set``), its ``datasets/test_set`` folder, or any folder holding
+``synthetic/{no_reverb,with_reverb}/{clean,noisy}`` and ``real_recordings``.
+Without it, the test-set files are fetched from GitHub: the folder listings
+from the contents API, each file's Git LFS pointer (its SHA-256 and size) from
+raw.githubusercontent.com and the audio from media.githubusercontent.com
+(GitHub's LFS download route), resumable and SHA-256-checked, into
+``CORPUS/datasets/test_set/...``. ``--mirror BASE`` serves the three under
+``BASE/api``, ``BASE/raw`` and ``BASE/media``.
+"""
+import argparse
+import os
+import sys
+import urllib.parse
+import urllib.request
+
+from ..fileio import write_bytes_atomic
+from .download import DownloadError, download, fetch_json
+from .prep import at_16k, cli_bool, pair_key, wav_length, write_manifests
+
+OWNER_REPO = "microsoft/DNS-Challenge"
+BRANCH = "interspeech2020/master"
+TEST_SET = "datasets/test_set"
+SUBFOLDERS = ("synthetic/no_reverb/clean", "synthetic/no_reverb/noisy", "synthetic/with_reverb/clean",
+              "synthetic/with_reverb/noisy", "real_recordings")
+HOSTS = {"api": "https://api.github.com", "raw": "https://raw.githubusercontent.com",
+         "media": "https://media.githubusercontent.com/media"}
+FILEID = r"fileid_(\d+)\.wav$"
+SETS = ("dns2020_no_reverb", "dns2020_with_reverb", "dns2020_real")
+
+
+def hosts(mirror=None):
+    if not mirror:
+        return dict(HOSTS)
+    return {k: f"{mirror.rstrip('/')}/{k}" for k in HOSTS}
+
+
+def lfs_pointer(text):
+    """(sha256, size) of a Git LFS pointer file's text, or None when it is not one.
+
+    >>> lfs_pointer("version https://git-lfs.github.com/spec/v1\\noid sha256:ab12\\nsize 42\\n")
+    ('ab12', 42)
+    """
+    if not text.startswith("version https://git-lfs"):
+        return None
+    fields = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
+    return fields["oid"].split(":", 1)[1], int(fields["size"])
+
+
+def _get(url, timeout=60):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read()
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)})") from None
+
+
+def fetch(corpus_dir, mirror=None, progress=True):
+    """The five test-set folders from GitHub into ``CORPUS/datasets/test_set``."""
+    from tqdm import tqdm
+
+    h = hosts(mirror)
+    ref = urllib.parse.quote(BRANCH, safe="")
+    hint = (f"or clone {OWNER_REPO} (branch {BRANCH}), run `git lfs pull -I {TEST_SET}` and pass "
+            "--dns_dir")
+    for sub in SUBFOLDERS:
+        path = f"{TEST_SET}/{sub}"
+        out = os.path.join(corpus_dir, path)
+        stamp = os.path.join(out, ".complete")
+        os.makedirs(out, exist_ok=True)
+        if os.path.exists(stamp):
+            continue
+        try:
+            listing = fetch_json(f"{h['api']}/repos/{OWNER_REPO}/contents/{path}?ref={ref}",
+                                 what=f"listing of {path}")
+            files = sorted(e["name"] for e in listing if e.get("type") == "file" and e["name"].endswith(".wav"))
+            for name in tqdm(files, desc=f"DNS 2020 {sub}", unit="file", disable=not progress, file=sys.stderr):
+                dest = os.path.join(out, name)
+                if os.path.exists(dest):
+                    continue
+                rel = urllib.parse.quote(f"{OWNER_REPO}/{BRANCH}/{path}/{name}")
+                head = _get(f"{h['raw']}/{rel}")
+                pointer = lfs_pointer(head[:200].decode("ascii", "replace"))
+                if pointer is None:  # stored in Git itself: the raw bytes are the file
+                    write_bytes_atomic(dest, head)
+                    continue
+                download(f"{h['media']}/{rel}", dest, sha256=pointer[0], progress=False)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc}; {hint}") from None
+        with open(stamp, "w") as f:
+            f.write(f"{len(files)} files\n")
+
+
+def find_test_set(dns_dir):
+    """The folder holding ``synthetic/`` and ``real_recordings/`` inside ``dns_dir``."""
+    for cand in (dns_dir, os.path.join(dns_dir, TEST_SET), os.path.join(dns_dir, "test_set")):
+        if os.path.isdir(os.path.join(cand, "synthetic")):
+            return cand
+    raise ValueError(f"{dns_dir}: no synthetic/ folder (expected a DNS-Challenge checkout, its {TEST_SET} "
+                     "folder, or a folder with synthetic/{no_reverb,with_reverb}/{clean,noisy})")
+
+
+def _synthetic(test_set, reverb, workers, progress):
+    base = os.path.join(test_set, "synthetic", reverb)
+    clean_dir, noisy_dir = (at_16k(os.path.join(base, k), workers, progress) for k in ("clean", "noisy"))
+    clean = {pair_key(f, FILEID): os.path.join(clean_dir, f) for f in os.listdir(clean_dir) if f.endswith(".wav")}
+    items = {}
+    for f in sorted(os.listdir(noisy_dir)):
+        if not f.endswith(".wav"):
+            continue
+        fid = pair_key(f, FILEID)
+        if fid is None:
+            raise ValueError(f"{os.path.join(noisy_dir, f)}: no fileid_<ID> in the name")
+        if fid not in clean:
+            raise ValueError(f"{os.path.join(noisy_dir, f)}: no clean_fileid_{fid}.wav in {clean_dir}")
+        noisy = os.path.join(noisy_dir, f)
+        item = {"noisy_wav": noisy, "clean_wav": clean[fid], "length": wav_length(noisy), "words": ""}
+        if reverb == "with_reverb":  # the reference is reverberant: no intrusive metrics
+            item = {**item, "clean_wav": None, "reverberant_clean_wav": clean[fid]}
+        items[f"{reverb}_fileid_{fid}"] = item
+    return items
+
+
+def _real(test_set, workers, progress):
+    folder = at_16k(os.path.join(test_set, "real_recordings"), workers, progress)
+    return {f"real_{f[:-4]}": {"noisy_wav": os.path.join(folder, f), "clean_wav": None,
+                               "length": wav_length(os.path.join(folder, f)), "words": ""}
+            for f in sorted(os.listdir(folder)) if f.endswith(".wav")}
+
+
+def prepare(data_dir, dns_dir=None, corpus_dir=None, download_files=True, mirror=None, workers=2, progress=True):
+    """Write ``DATA/{dns2020_no_reverb,dns2020_with_reverb,dns2020_real}.json``."""
+    if dns_dir is None:
+        if corpus_dir is None:
+            raise ValueError("give --dns_dir (a copy you have) or --corpus_dir (where to download)")
+        if download_files:
+            fetch(corpus_dir, mirror, progress)
+        dns_dir = corpus_dir
+    test_set = find_test_set(dns_dir)
+    return write_manifests(data_dir, {
+        "dns2020_no_reverb": _synthetic(test_set, "no_reverb", workers, progress),
+        "dns2020_with_reverb": _synthetic(test_set, "with_reverb", workers, progress),
+        "dns2020_real": _real(test_set, workers, progress)})
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", required=True, help="where the three manifests go")
+    p.add_argument("--dns_dir", default=None, help="a DNS-Challenge checkout or test_set folder you have")
+    p.add_argument("--corpus_dir", default=None, help="where downloaded files go (without --dns_dir)")
+    p.add_argument("--download", type=cli_bool, default=True)
+    p.add_argument("--mirror", default=None, help="base URL serving /api, /raw and /media like GitHub")
+    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 2))
+    args = p.parse_args(argv)
+    try:
+        counts = prepare(args.data_dir, args.dns_dir, args.corpus_dir, args.download, args.mirror, args.workers)
+    except (DownloadError, ValueError, OSError) as exc:
+        print(f"dns2020: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"DNS 2020 test manifests in {args.data_dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
