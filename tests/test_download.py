@@ -146,3 +146,16 @@ def test_extract_once_into_place(tmp_path):
     with pytest.raises(DownloadError, match="outside the target folder"):
         extract(str(evil), str(out), progress=False)
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_archives_sharing_a_top_folder_keep_each_others_files(tmp_path):
+    """One zip per split, each under VB-DemandEx/: the second extraction adds to the folder."""
+    out = tmp_path / "corpus"
+    out.mkdir()
+    for split in ("clean_train", "noisy_train"):
+        archive = tmp_path / f"{split}.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            z.writestr(f"VB-DemandEx/{split}/p226_001.wav", split.encode())
+        extract(str(archive), str(out), progress=False)
+    assert sorted(os.listdir(out / "VB-DemandEx")) == ["clean_train", "noisy_train"]
+    assert (out / "VB-DemandEx" / "clean_train" / "p226_001.wav").read_bytes() == b"clean_train"
