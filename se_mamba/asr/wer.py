@@ -1,8 +1,10 @@
 """Word and character error rates with one text normalisation for all systems.
 
 The normalisation lower-cases, maps every character that is not a letter,
-digit, apostrophe or whitespace to a space, and collapses whitespace, so
-"Hello, World!" and "hello world" are the same transcript. Rates are corpus
+digit, apostrophe or whitespace to a space, spells out whole numbers below
+1000 ("6 spoons" -> "six spoons": Whisper writes digits where references and
+other recognisers write words) and collapses whitespace, so "Hello, World!"
+and "hello world" are the same transcript. Rates are corpus
 level (total edits / total reference words), as sclite and ESPnet report.
 """
 import re
@@ -11,13 +13,35 @@ _NOT_WORD = re.compile(r"[^\w'\s]|_")
 _SPACES = re.compile(r"\s+")
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER = re.compile(r"\b\d{1,3}\b")
+
+
+def number_words(n):
+    """English words of ``0 <= n < 1000``.
+
+    >>> number_words(6), number_words(42), number_words(305)
+    ('six', 'forty two', 'three hundred five')
+    """
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+
+
 def normalise_text(text):
-    """Lower case, punctuation removed, single spaces.
+    """Lower case, punctuation removed, small numbers spelt out, single spaces.
 
     >>> normalise_text("  Six balloons, of FRESH snow-peas! ")
     'six balloons of fresh snow peas'
+    >>> normalise_text("6 spoons, 5 thick slabs")
+    'six spoons five thick slabs'
     """
     text = _NOT_WORD.sub(" ", text.lower())
+    text = _NUMBER.sub(lambda m: number_words(int(m.group())), text)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -1,6 +1,6 @@
 """``se-mamba transcribe``: enhance, then transcribe (the enhancer as an ASR front end).
 
-    se-mamba transcribe meeting.wav calls/ --model recipes/mini/pretrained [--asr pocketsphinx]
+    se-mamba transcribe meeting.wav calls/ --model recipes/mini/pretrained [--asr whisper:tiny.en]
     se-mamba transcribe calls/ --model PKG --asr speechbrain:speechbrain/asr-crdnn-rnnlm-librispeech \\
         --csv transcripts.csv --enhanced-dir enhanced/ [--no-enhance]
 
@@ -25,7 +25,7 @@ def add_parser(sub):
     p = sub.add_parser("transcribe", help="enhance then transcribe audio (ASR front end)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument("--asr", default="pocketsphinx", help="pocketsphinx | speechbrain:SOURCE")
+    p.add_argument("--asr", default="whisper:tiny.en", help="whisper:SIZE_OR_PATH (default: the bundled tiny.en) | pocketsphinx | speechbrain:SOURCE")
     p.add_argument("--csv", default=None, help="write path,text rows here instead of printing")
     p.add_argument("--enhanced-dir", default=None, help="keep the enhanced audio in this folder")
     p.add_argument("--no-enhance", action="store_true", help="transcribe the raw input instead")

@@ -2,7 +2,7 @@
 
     from se_mamba.inference import MambaEnhancer
     from se_mamba.inference.pipeline import EnhanceThenTranscribe
-    pipe = EnhanceThenTranscribe(MambaEnhancer.from_hparams(source="recipes/mini/pretrained"), "pocketsphinx")
+    pipe = EnhanceThenTranscribe(MambaEnhancer.from_hparams(source="recipes/mini/pretrained"))  # Whisper tiny.en
     pipe.transcribe_file("meeting.wav")            # -> text of the enhanced speech
     pipe.transcribe_file("meeting.wav", enhance=False)   # the same ASR on the raw input
 
@@ -26,7 +26,7 @@ class EnhanceThenTranscribe:
     <class 'str'>
     """
 
-    def __init__(self, enhancer, asr="pocketsphinx", device="cpu"):
+    def __init__(self, enhancer, asr="whisper:tiny.en", device="cpu"):
         """``enhancer``: a :class:`MambaEnhancer`, or None for an ASR-only pipeline
         (``enhance=False`` calls)."""
         self.enhancer = enhancer

@@ -2,7 +2,7 @@
 """Recipe stage: ASR on clean, noisy and enhanced speech (enhancement as an ASR front end).
 
     python -m se_mamba.recipe.asr --enhanced exp/X/enhanced/test/enhanced.json \\
-        --out-dir exp/X/asr/test --results recipes/mini/RESULTS_ASR.md --asr pocketsphinx
+        --out-dir exp/X/asr/test --results recipes/mini/RESULTS_ASR.md --asr whisper:tiny.en
 
 For each system (noisy, enhanced, clean) every utterance is transcribed
 (in parallel processes, with a progress bar) and scored two ways:
@@ -14,8 +14,9 @@ For each system (noisy, enhanced, clean) every utterance is transcribed
 
 Writes ``OUT/transcripts.csv`` (id, system, hypothesis, reference) and a
 Markdown table (WER / CER in percent, edit counts). Transcripts are cached in
-``OUT/cache.json`` keyed by file path, size and mtime, so re-running the stage
-only decodes what changed.
+``OUT/cache.json`` keyed by the backend and its settings plus the file's path,
+size and mtime, so re-running the stage only decodes what changed, and another
+backend never reuses these transcripts.
 """
 import argparse
 import csv
@@ -27,6 +28,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from ..asr import build_asr, error_rates
+from ..asr.backends import asr_cache_key
 from ..fileio import write_text_atomic
 
 SYSTEMS = (("noisy", "noisy_wav"), ("enhanced", "enhanced_wav"), ("clean", "clean_wav"))
@@ -45,9 +47,11 @@ def _decode(path):
         return path, "", f"{type(exc).__name__}: {exc}"
 
 
-def _key(path):
+def _key(path, spec):
+    """The file (path, size, mtime) and the backend with its settings: a second
+    backend never reuses the first one's transcripts."""
     st = os.stat(path)
-    return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{asr_cache_key(spec)}|{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def transcribe_all(paths, spec, workers, cache):
@@ -56,7 +60,7 @@ def transcribe_all(paths, spec, workers, cache):
     from tqdm import tqdm
 
     errors = {}
-    todo = sorted({p for p in paths if _key(p) not in cache})
+    todo = sorted({p for p in paths if _key(p, spec) not in cache})
     if todo:
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
@@ -66,8 +70,8 @@ def transcribe_all(paths, spec, workers, cache):
                 if err:
                     errors[path] = err
                 else:
-                    cache[_key(path)] = text
-    return {p: (cache.get(_key(p), ""), errors.get(p, "")) for p in paths}
+                    cache[_key(path, spec)] = text
+    return {p: (cache.get(_key(p, spec), ""), errors.get(p, "")) for p in paths}
 
 
 def present_systems(items):
@@ -107,7 +111,7 @@ def main(argv=None):
     p.add_argument("--enhanced", required=True, help="enhanced.json from the enhance stage")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--results", required=True, help="Markdown file to write (RESULTS_ASR.md)")
-    p.add_argument("--asr", default="pocketsphinx", help="pocketsphinx | speechbrain:SOURCE")
+    p.add_argument("--asr", default="whisper:tiny.en", help="whisper:SIZE_OR_PATH | pocketsphinx | speechbrain:SOURCE")
     p.add_argument("--title", default="ASR on enhanced speech")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
