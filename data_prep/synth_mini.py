@@ -28,6 +28,10 @@ def parse_args(argv=None):
     p.add_argument("--n-train", type=int, default=400)
     p.add_argument("--n-valid", type=int, default=40)
     p.add_argument("--n-test", type=int, default=40)
+    p.add_argument("--neural-fraction", type=float, default=0.5,
+                   help="share of training utterances spoken by the Piper voice")
+    p.add_argument("--eval-neural-fraction", type=float, default=1.0,
+                   help="the same share in validation and test")
     p.add_argument("--snr", type=float, nargs=2, default=(-5.0, 20.0), metavar=("LOW", "HIGH"))
     p.add_argument("--noise-kinds", default=",".join(NOISE_KINDS))
     p.add_argument("--reverb-prob", type=float, default=0.0)
@@ -43,12 +47,14 @@ def main(argv=None):
     if bad:
         print(f"synth_mini.py: error: unknown noise kind(s) {bad}; choose from {NOISE_KINDS}", file=sys.stderr)
         return 1
-    if not 0.0 <= args.reverb_prob <= 1.0 or args.snr[0] > args.snr[1]:
-        print("synth_mini.py: error: --reverb-prob must be in [0, 1] and --snr LOW <= HIGH", file=sys.stderr)
+    if not 0.0 <= args.reverb_prob <= 1.0 or not 0.0 <= args.neural_fraction <= 1.0 or not 0.0 <= args.eval_neural_fraction <= 1.0 or args.snr[0] > args.snr[1]:
+        print("synth_mini.py: error: --reverb-prob and --neural-fraction must be in [0, 1] and --snr LOW <= HIGH",
+              file=sys.stderr)
         return 1
     cfg = CorpusConfig(seed=args.seed, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test,
                        snr_range=tuple(args.snr), noise_kinds=kinds, reverb_prob=args.reverb_prob,
-                       rt60_range=tuple(args.rt60))
+                       rt60_range=tuple(args.rt60), neural_fraction=args.neural_fraction,
+                       eval_neural_fraction=args.eval_neural_fraction)
     t0 = time.time()
     manifests = generate(args.out, cfg)
     logging.info("mini corpus ready in %.1f s: %s", time.time() - t0, ", ".join(manifests.values()))

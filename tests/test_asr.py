@@ -144,3 +144,17 @@ def test_stage_5_cache_is_keyed_by_the_backend(whisper, tmp_path):
         assert whisper_text[p][0] == whisper.transcribe_file(p)
         assert sphinx_text[p][0] != whisper_text[p][0]
     assert transcribe_all(paths, "pocketsphinx", 1, cache) == sphinx_text  # still cached, not decoded
+
+
+def test_wer_by_input_snr_band():
+    """Per band: noisy vs enhanced WER against the text, with the change (hand counts)."""
+    from se_mamba.recipe.asr import snr_band_table
+
+    items = {"a": {"snr": 0.0, "words": "one two", "noisy_wav": "n_a", "enhanced_wav": "e_a", "clean_wav": "c_a"},
+             "b": {"snr": 18.0, "words": "three four", "noisy_wav": "n_b", "enhanced_wav": "e_b", "clean_wav": "c_b"}}
+    hyps = {"n_a": ("one", ""), "e_a": ("one two", ""), "c_a": ("one two", ""),
+            "n_b": ("three four", ""), "e_b": ("three", ""), "c_b": ("three four", "")}
+    rows = snr_band_table(items, hyps)
+    assert rows[2] == "| below 5 dB | 1 | 50.0 | 0.0 | -50.0 | 0.0 |"
+    assert rows[3] == "| 15 dB and above | 1 | 0.0 | 50.0 | +50.0 | 0.0 |"
+    assert snr_band_table({k: {**v, "snr": None} for k, v in items.items()}, hyps) == []

@@ -24,12 +24,13 @@ n_train=${N_TRAIN:-400}
 n_valid=${N_VALID:-24}
 n_test=${N_TEST:-40}
 corpus_seed=${CORPUS_SEED:-1234}
+neural_fraction=${NEURAL_FRACTION:-0.5}   # training speech from the Piper voice (chosen on validation: README)
 
 export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
 
 prepare_data() {
     "${python}" "${root}/data_prep/synth_mini.py" --out "${data_dir}" --seed "${corpus_seed}" \
-        --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}"
+        --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}" --neural-fraction "${neural_fraction}"
 }
 
 . "${root}/recipes/lib/enh.sh"

@@ -37,7 +37,8 @@ export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
 
 prepare_data() {
     "${python}" "${root}/data_prep/synth_mini.py" --out "${data_dir}" --seed "${corpus_seed}" \
-        --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}" --reverb-prob 1.0
+        --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}" --reverb-prob 1.0 \
+        --neural-fraction 0 --eval-neural-fraction 0   # espeak-ng only: the corpus of RESULTS.md
 }
 
 . "${root}/recipes/lib/enh.sh"

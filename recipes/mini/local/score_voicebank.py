@@ -1,24 +1,25 @@
 #!/usr/bin/env python
-"""Enhance the 15 real VoiceBank-DEMAND test samples with a packed model and score them.
+"""Enhance the 15 real VoiceBank-DEMAND test samples with a packed model, score
+them, and measure what enhancement does to Whisper.
 
     python recipes/mini/local/score_voicebank.py --model recipes/mini/pretrained \\
         --samples ../shared/data/voicebank_samples --out exp/mini/voicebank
 
-Loads the packed folder with SpeechBrain's Pretrainer, writes OUT/enhanced/*.wav
-and runs ``se-mamba score --metrics all`` against the samples' clean files,
-with the noisy files as the baseline (OUT/scores.csv, OUT/scores.md).
+The files go through ``MambaEnhancer.from_hparams`` (the users' path) into
+OUT/enhanced/*.wav; ``se-mamba score --metrics all`` scores them against the
+samples' clean files with the noisy files as the baseline (OUT/scores.csv,
+OUT/scores.md); Whisper (``--asr``, default the bundled tiny.en) transcribes
+clean, noisy and enhanced speech, and OUT/asr.md gives the WER of noisy and
+enhanced against Whisper's transcript of the clean file (the samples come
+without reference texts).
 """
 import argparse
 import glob
 import os
 import sys
 
-import soundfile as sf
-import torch
-from hyperpyyaml import load_hyperpyyaml
-
 from se_mamba.cli.main import main as se_mamba
-from se_mamba.fileio import write_wav_atomic
+from se_mamba.fileio import write_text_atomic, write_wav_atomic
 
 
 def main():
@@ -26,26 +27,38 @@ def main():
     p.add_argument("--model", required=True, help="packed folder (recipe stage 6)")
     p.add_argument("--samples", required=True, help="folder with clean/ and noisy/")
     p.add_argument("--out", required=True)
+    p.add_argument("--asr", default="whisper:tiny.en")
     args = p.parse_args()
-    with open(os.path.join(args.model, "hyperparams.yaml")) as f:
-        hp = load_hyperpyyaml(f)
-    os.makedirs(os.path.join(args.out, "enhanced"), exist_ok=True)
-    hp["pretrainer"].set_collect_in(os.path.join(args.out, "collected"))
-    hp["pretrainer"].collect_files(default_source=args.model)
-    hp["pretrainer"].load_collected()
-    model = hp["model"].eval()
+    from se_mamba.asr import build_asr, error_rates
+    from se_mamba.inference import MambaEnhancer
+
+    enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=os.path.join(args.out, "collected"))
     noisy_files = sorted(glob.glob(os.path.join(args.samples, "noisy", "*.wav")))
     if not noisy_files:
         sys.exit(f"score_voicebank: error: {args.samples}/noisy: no .wav files")
+    os.makedirs(os.path.join(args.out, "enhanced"), exist_ok=True)
     for path in noisy_files:
-        x, fs = sf.read(path, dtype="float32")
-        with torch.no_grad():
-            y = model.enhance(torch.from_numpy(x)[None])[0].numpy()
-        write_wav_atomic(os.path.join(args.out, "enhanced", os.path.basename(path)), y, fs, subtype="FLOAT")
-    sys.exit(se_mamba(["score", "--ref", os.path.join(args.samples, "clean"),
+        out = os.path.join(args.out, "enhanced", os.path.basename(path))
+        write_wav_atomic(out, enhancer.enhance_file(path).astype("float32"), enhancer.sample_rate, subtype="FLOAT")
+    status = se_mamba(["score", "--ref", os.path.join(args.samples, "clean"),
                        "--est", os.path.join(args.out, "enhanced"), "--noisy", os.path.join(args.samples, "noisy"),
                        "--csv", os.path.join(args.out, "scores.csv"), "--summary", os.path.join(args.out, "scores.md"),
-                       "--metrics", "all", "--title", "packed model on VoiceBank-DEMAND samples"]))
+                       "--metrics", "all", "--title", "packed model on VoiceBank-DEMAND samples"])
+    asr = build_asr(args.asr)
+    names = [os.path.basename(p) for p in noisy_files]
+    text = {kind: [asr.transcribe_file(os.path.join(folder, n)) for n in names]
+            for kind, folder in (("clean", os.path.join(args.samples, "clean")),
+                                 ("noisy", os.path.join(args.samples, "noisy")),
+                                 ("enhanced", os.path.join(args.out, "enhanced")))}
+    rows = ["| system | WER % vs Whisper on clean | S/D/I |", "|---|---|---|"]
+    for kind in ("noisy", "enhanced"):
+        r = error_rates(text["clean"], text[kind])
+        rows.append(f"| {kind} | {100 * r['wer']:.1f} | {r['substitutions']}/{r['deletions']}/{r['insertions']} |")
+    report = "\n".join([f"# {args.asr} on {len(names)} VoiceBank-DEMAND samples", "",
+                        "Reference: the same recogniser's transcript of the clean file.", "", *rows, ""])
+    write_text_atomic(os.path.join(args.out, "asr.md"), report)
+    print(report)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
