@@ -28,7 +28,7 @@ def parse_args(argv=None):
     p.add_argument("--n-train", type=int, default=400)
     p.add_argument("--n-valid", type=int, default=40)
     p.add_argument("--n-test", type=int, default=40)
-    p.add_argument("--neural-fraction", type=float, default=0.5,
+    p.add_argument("--neural-fraction", type=float, default=1.0,
                    help="share of training utterances spoken by the Piper voice")
     p.add_argument("--eval-neural-fraction", type=float, default=1.0,
                    help="the same share in validation and test")
@@ -47,7 +47,8 @@ def main(argv=None):
     if bad:
         print(f"synth_mini.py: error: unknown noise kind(s) {bad}; choose from {NOISE_KINDS}", file=sys.stderr)
         return 1
-    if not 0.0 <= args.reverb_prob <= 1.0 or not 0.0 <= args.neural_fraction <= 1.0 or not 0.0 <= args.eval_neural_fraction <= 1.0 or args.snr[0] > args.snr[1]:
+    shares = (args.reverb_prob, args.neural_fraction, args.eval_neural_fraction)
+    if not all(0.0 <= x <= 1.0 for x in shares) or args.snr[0] > args.snr[1]:
         print("synth_mini.py: error: --reverb-prob and --neural-fraction must be in [0, 1] and --snr LOW <= HIGH",
               file=sys.stderr)
         return 1

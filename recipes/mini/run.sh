@@ -24,7 +24,7 @@ n_train=${N_TRAIN:-400}
 n_valid=${N_VALID:-24}
 n_test=${N_TEST:-40}
 corpus_seed=${CORPUS_SEED:-1234}
-neural_fraction=${NEURAL_FRACTION:-0.5}   # training speech from the Piper voice (chosen on validation: README)
+neural_fraction=${NEURAL_FRACTION:-1.0}   # training speech from the Piper voice (chosen on validation: README)
 
 export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
 

@@ -128,7 +128,7 @@ class CorpusConfig:
     level_range_db: tuple = (-28.0, -18.0)  # RMS level of the mixture, dBFS
     rates: tuple = (140, 200)
     pitches: tuple = (30, 75)
-    neural_fraction: float = 0.5  # share of training utterances spoken by the Piper voice (the rest: espeak-ng)
+    neural_fraction: float = 1.0  # share of training utterances spoken by the Piper voice (the rest: espeak-ng)
     eval_neural_fraction: float = 1.0  # the same share in validation and test
     length_scales: tuple = (0.85, 1.15)  # Piper tempo range (> 1: slower)
     noise_scales: tuple = (0.5, 0.8)  # Piper voice variability
