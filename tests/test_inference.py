@@ -156,7 +156,7 @@ def test_packed_sbm_loads_and_enhances_a_folder(tmp_path):
 
 
 def test_transcribe_cli_enhances_then_transcribes(tmp_path):
-    from se_mamba.asr.backends import PocketSphinxASR
+    from se_mamba.asr import build_asr
 
     noisy = os.path.join(VB, "noisy", "p232_003.wav")
     (tmp_path / "bad.wav").write_bytes(b"not audio")
@@ -168,10 +168,11 @@ def test_transcribe_cli_enhances_then_transcribes(tmp_path):
     rows = (tmp_path / "t.csv").read_text().splitlines()
     assert rows[0] == "path,text" and len(rows) == 2 and rows[1].startswith(noisy + ",")
     assert sf.info(str(tmp_path / "enh" / "p232_003.wav")).frames == sf.info(noisy).frames
-    # --no-enhance is the plain ASR on the input (the same text as the backend alone), with no model
+    # --no-enhance is the plain ASR on the input (the same text as the default backend,
+    # Whisper tiny.en, alone), with no model
     raw = subprocess.run(base[:5] + ["--no-enhance"], capture_output=True, text=True, timeout=600)
     assert raw.returncode == 0
-    assert raw.stdout.strip() == f"{noisy}\t{PocketSphinxASR().transcribe_file(noisy)}"
+    assert raw.stdout.strip() == f"{noisy}\t{build_asr('whisper:tiny.en').transcribe_file(noisy)}"
     missing = subprocess.run(base[:5], capture_output=True, text=True, timeout=600)
     assert missing.returncode == 1 and "--model is required" in missing.stderr
 
