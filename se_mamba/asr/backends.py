@@ -137,6 +137,10 @@ def bundled_whisper(name="tiny.en"):
     return folder
 
 
+# the decoding that fixes Whisper's transcripts (and so keys the stage-5 cache)
+WHISPER_DECODING = {"compute_type": "int8", "beam_size": 5, "temperature": 0.0, "condition_on_previous_text": False}
+
+
 class WhisperASR(ASR):
     """Whisper (faster-whisper, CTranslate2), beam search at
     temperature 0 without conditioning on previous text: deterministic, and no
@@ -149,15 +153,15 @@ class WhisperASR(ASR):
 
     name = "whisper"
 
-    def __init__(self, model="tiny.en", device="cpu", compute_type="int8", beam_size=5, threads=0):
+    def __init__(self, model="tiny.en", device="cpu", compute_type=WHISPER_DECODING["compute_type"],
+                 beam_size=WHISPER_DECODING["beam_size"], threads=0):
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
             raise ImportError("the whisper ASR backend needs `pip install faster-whisper`") from exc
         path = model if os.path.isdir(model) else (bundled_whisper(model) or model)
         self.model_id = model
-        self.settings = {"model": model, "compute_type": compute_type, "beam_size": beam_size,
-                         "temperature": 0.0, "condition_on_previous_text": False,
+        self.settings = {**WHISPER_DECODING, "model": model, "compute_type": compute_type, "beam_size": beam_size,
                          "language": "en" if model.endswith(".en") or path != model else None}
         try:
             self.model = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads)
@@ -183,7 +187,7 @@ def asr_cache_key(spec):
     'pocketsphinx'
     """
     if spec.startswith("whisper:"):
-        return f"{spec} beam=5 temperature=0 int8 no-context"
+        return f"{spec} " + " ".join(f"{k}={v}" for k, v in sorted(WHISPER_DECODING.items()))
     return spec
 
 

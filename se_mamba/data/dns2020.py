@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 
 from ..fileio import write_bytes_atomic
-from .download import DownloadError, download, fetch_json
+from .download import DownloadError, download, fetch_bytes, fetch_json
 from .prep import at_16k, cli_bool, pair_key, wav_length, write_manifests
 
 OWNER_REPO = "microsoft/DNS-Challenge"
@@ -65,16 +65,6 @@ def lfs_pointer(text):
     return fields["oid"].split(":", 1)[1], int(fields["size"])
 
 
-def _get(url, timeout=60):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.read()
-    except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)})") from None
-
-
 def fetch(corpus_dir, mirror=None, progress=True):
     """The five test-set folders from GitHub into ``CORPUS/datasets/test_set``."""
     from tqdm import tqdm
@@ -99,7 +89,7 @@ def fetch(corpus_dir, mirror=None, progress=True):
                 if os.path.exists(dest):
                     continue
                 rel = urllib.parse.quote(f"{OWNER_REPO}/{BRANCH}/{path}/{name}")
-                head = _get(f"{h['raw']}/{rel}")
+                head = fetch_bytes(f"{h['raw']}/{rel}")
                 pointer = lfs_pointer(head[:200].decode("ascii", "replace"))
                 if pointer is None:  # stored in Git itself: the raw bytes are the file
                     write_bytes_atomic(dest, head)

@@ -181,16 +181,24 @@ def _check_inside(root, member, archive):
         raise DownloadError(f"{archive}: member {member!r} would be written outside the target folder")
 
 
+def fetch_bytes(url, timeout=60, what=None):
+    """The whole body at ``url`` (a listing, an LFS pointer); one-line errors."""
+    about = f" (fetching the {what})" if what else ""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}{about}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)}){about}") from None
+
+
 def fetch_json(url, timeout=60, what="listing"):
     """The JSON document at ``url`` (a hub's file listing); one-line errors."""
     import json
 
+    data = fetch_bytes(url, timeout, what)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason} (fetching the {what})") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)}) (fetching the {what})") from None
+        return json.loads(data.decode("utf-8"))
     except ValueError as exc:
         raise DownloadError(f"{url}: not JSON ({exc}) (fetching the {what})") from None
