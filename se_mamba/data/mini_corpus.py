@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..fileio import write_text_atomic, write_wav_atomic
-from .noises import NOISE_KINDS, make_noise
+from .noises import NOISE_KINDS, make_noise, spectral_tilt
 
 logger = logging.getLogger(__name__)
 SR = 16000
@@ -121,6 +121,8 @@ class CorpusConfig:
     n_valid: int = 40
     n_test: int = 40
     snr_range: tuple = (-5.0, 20.0)
+    train_snr_range: tuple = None  # the training split's SNRs (None: snr_range)
+    train_tilt_db: float = 0.0  # training speech and noise each tilted by U(-x, x) dB/octave
     noise_kinds: tuple = NOISE_KINDS
     reverb_prob: float = 0.0
     rt60_range: tuple = (0.2, 0.8)
@@ -277,15 +279,22 @@ def generate(out_dir, cfg=None, progress=True):
         clean = wavs[k: k + len(items)]
         k += len(items)
         rng = np.random.default_rng([cfg.seed, SPLITS.index(split), 1])
+        # the training augmentation draws from its own stream: the noises, SNRs
+        # and levels of every split stay the bytes they are without it
+        aug = np.random.default_rng([cfg.seed, SPLITS.index(split), 2])
+        train = split == "train"
+        snr_range = cfg.train_snr_range if train and cfg.train_snr_range else cfg.snr_range
         manifest = {}
         bar = tqdm(range(len(items)), desc=f"mini corpus {split}", disable=not progress, unit="utt")
         for i in bar:
             it = items[i]
             uid = f"{split}_{i:05d}"
             speech = clean[i]
+            if train and cfg.train_tilt_db > 0:
+                speech = spectral_tilt(speech, aug.uniform(-cfg.train_tilt_db, cfg.train_tilt_db), SR)
             pool = [c for j, c in enumerate(clean) if items[j]["voice"] != it["voice"]] or clean
             kind = cfg.noise_kinds[rng.integers(len(cfg.noise_kinds))]
-            snr = float(rng.uniform(*cfg.snr_range))
+            snr = float(rng.uniform(*snr_range))
             rt60 = 0.0
             target = at_mic = speech
             if cfg.reverb_prob > 0 and rng.uniform() < cfg.reverb_prob:
@@ -294,6 +303,8 @@ def generate(out_dir, cfg=None, progress=True):
                 at_mic = np.convolve(speech, rir)[: speech.size]
                 target = np.convolve(speech, rir[:n_early])[: speech.size]
             noise = make_noise(kind, rng, speech.size, SR, pool)
+            if train and cfg.train_tilt_db > 0:
+                noise = spectral_tilt(noise, aug.uniform(-cfg.train_tilt_db, cfg.train_tilt_db), SR)
             noisy, target = mix(rng, at_mic, target, noise, snr, cfg.level_range_db)
             rel = {"clean": f"wav/{split}/clean/{uid}.wav", "noisy": f"wav/{split}/noisy/{uid}.wav"}
             _write(os.path.join(out_dir, rel["clean"]), target)

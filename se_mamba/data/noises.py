@@ -85,6 +85,24 @@ def clicks(rng, n, sr):
     return unit_rms(x)
 
 
+def spectral_tilt(x, slope_db_per_octave, sr, f_ref=1000.0, max_db=18.0):
+    """``x`` through a gain of ``slope`` dB per octave around ``f_ref`` (0 dB
+    there), limited to +-``max_db`` and flat below 50 Hz; the RMS is kept.
+
+    A random tilt of the training speech and noise is a spectral augmentation
+    in the spirit of the random EQ filters DeepFilterNet's data loader applies
+    to both (``libDF/src/augmentations.rs``, ``RandBiquadFilter``): a model that
+    sees one spectral balance of speech against noise learns it as a prior
+    (with white noise in the mix, "high frequencies are noise") and attenuates
+    real speech that does not share it.
+    """
+    spec = np.fft.rfft(x)
+    f = np.maximum(np.fft.rfftfreq(x.size, 1.0 / sr), 50.0)
+    gain_db = np.clip(slope_db_per_octave * np.log2(f / f_ref), -max_db, max_db)
+    y = np.fft.irfft(spec * 10 ** (gain_db / 20), x.size)
+    return y * np.sqrt(np.mean(x**2) / (np.mean(y**2) + 1e-20))
+
+
 def make_noise(kind, rng, n, sr, speech_pool):
     """A noise of ``kind``; ``speech_pool``: utterances of speakers other than
     the target's (babble, speech-shaped)."""

@@ -58,6 +58,13 @@ class MambaEnhancer(Pretrained):
     pcs : bool
         Perceptual contrast stretching of the output (the official PCS400
         map); the output keeps the enhanced signal's peak level.
+    mix_noisy : float
+        Observation adding: the output is ``(1 - mix_noisy) * enhanced +
+        mix_noisy * noisy``, ``0 <= mix_noisy < 1`` (default 0: the enhanced
+        signal). Giving back a little of the input masks the enhancer's speech
+        distortion, which hurts a recogniser more than the residual noise does
+        (Iwamoto et al., Interspeech 2022, "How bad are artifacts?"); the
+        measured trade-off on the demo model is in recipes/mini/README.md.
     stream_block_frames : int, optional
         Enhance by streaming (causal models only) with this many STFT frames
         per network call; None: offline (whole or chunked).
@@ -74,7 +81,7 @@ class MambaEnhancer(Pretrained):
     MODULES_NEEDED = ["model"]
 
     def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds="auto", overlap_seconds=1.0, seed=0,
-                 pcs=False, stream_block_frames=None, **kwargs):
+                 pcs=False, stream_block_frames=None, mix_noisy=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = self.mods.model
         self.model.eval()
@@ -89,6 +96,9 @@ class MambaEnhancer(Pretrained):
             chunk_seconds = ATTENTION_CHUNK_SECONDS if attends_over_time(self.model) else CHUNK_SECONDS
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.pcs = bool(pcs)
+        self.mix_noisy = float(mix_noisy)
+        if not 0.0 <= self.mix_noisy < 1.0:
+            raise ValueError(f"mix_noisy must be in [0, 1), got {mix_noisy}")
         if self.pcs and self.sample_rate != 16000:
             raise ValueError(f"PCS is defined at 16 kHz; this model runs at {self.sample_rate} Hz")
         self.stream_block_frames = stream_block_frames
@@ -151,11 +161,13 @@ class MambaEnhancer(Pretrained):
             return self.streamer(block_frames=self.stream_block_frames).enhance(wav)[..., :n]
         return self.model.enhance(wav, **self._sampling())[..., :n]
 
-    def _post(self, out):
-        if not self.pcs:
-            return out
-        peak = out.abs().amax(-1, keepdim=True)
-        return perceptual_contrast_stretch(out, normalise_peak=True) * peak
+    def _post(self, out, noisy):
+        if self.pcs:
+            peak = out.abs().amax(-1, keepdim=True)
+            out = perceptual_contrast_stretch(out, normalise_peak=True) * peak
+        if self.mix_noisy:
+            out = (1.0 - self.mix_noisy) * out + self.mix_noisy * noisy
+        return out
 
     def enhance_batch(self, noisy, lengths=None):
         """Enhance ``[B, N]`` waveforms at the model's rate (relative ``lengths``
@@ -165,11 +177,11 @@ class MambaEnhancer(Pretrained):
             noisy = noisy.unsqueeze(0)
         with torch.no_grad():
             if lengths is None:
-                return self._post(self._chunked(noisy))
+                return self._post(self._chunked(noisy), noisy)
             n = (lengths * noisy.shape[-1]).round().long().tolist()
             out = torch.zeros_like(noisy)
             for i, ni in enumerate(n):
-                out[i, :ni] = self._post(self._chunked(noisy[i:i + 1, :ni]))[0]
+                out[i, :ni] = self._post(self._chunked(noisy[i:i + 1, :ni]), noisy[i:i + 1, :ni])[0]
             return out
 
     def _chunked(self, wav):
