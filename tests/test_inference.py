@@ -272,3 +272,34 @@ def test_default_chunk_is_short_for_time_attention_models():
     assert MambaEnhancer.from_model(build_model("sbm", backbone={"hidden": 16})).chunk_seconds == CHUNK_SECONDS
     assert MambaEnhancer.from_model(build_model("mpsenet", **small), chunk_seconds=None).chunk_seconds is None
     assert (CHUNK_SECONDS, ATTENTION_CHUNK_SECONDS) == (30.0, 5.0)
+
+
+def test_score_voicebank_loads_the_model_it_is_given(tmp_path):
+    """Two models scored into one --out: the second run enhances with the second model
+    (SpeechBrain's fetch keeps what a savedir holds; the script's savedir was inside --out,
+    so the rerun loaded the first model's weights and reported them as the second's)."""
+    import shutil
+
+    samples = tmp_path / "samples"
+    for kind in ("clean", "noisy"):
+        os.makedirs(samples / kind)
+        shutil.copy(os.path.join(VB, kind, "p232_003.wav"), samples / kind)
+    other = tmp_path / "other"
+    shutil.copytree(PACKED, other)
+    weights = torch.load(other / "model.ckpt", map_location="cpu")
+    weights = {k: v * 0.5 if k.startswith("mask_decoder") and v.is_floating_point() else v for k, v in weights.items()}
+    torch.save(weights, other / "model.ckpt")
+    script = os.path.join(ROOT, "recipes", "mini", "local", "score_voicebank.py")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    got = {}
+    for name, model in (("packed", PACKED), ("other", str(other))):
+        res = subprocess.run([sys.executable, script, "--model", model, "--samples", str(samples), "--out", str(out)],
+                             capture_output=True, text=True, timeout=600, env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "| enhanced |" in (out / "asr.md").read_text()
+        got[name] = sf.read(str(out / "enhanced" / "p232_003.wav"))[0]
+    noisy, fs = sf.read(str(samples / "noisy" / "p232_003.wav"))
+    want = MambaEnhancer.from_hparams(source=str(other), savedir=None).enhance_waveform(noisy, fs)
+    assert np.allclose(got["other"], want, atol=1e-5)
+    assert not np.allclose(got["other"], got["packed"], atol=1e-3)

@@ -5,7 +5,8 @@ them, and measure what enhancement does to Whisper.
     python recipes/mini/local/score_voicebank.py --model recipes/mini/pretrained \\
         --samples ../shared/data/voicebank_samples --out exp/mini/voicebank
 
-The files go through ``MambaEnhancer.from_hparams`` (the users' path) into
+``--mix-noisy A`` enhances with observation adding (``se-mamba enhance
+--mix-noisy``). The files go through ``MambaEnhancer.from_hparams`` (the users' path) into
 OUT/enhanced/*.wav; ``se-mamba score --metrics all`` scores them against the
 samples' clean files with the noisy files as the baseline (OUT/scores.csv,
 OUT/scores.md); Whisper (``--asr``, default the bundled tiny.en) transcribes
@@ -17,6 +18,7 @@ import argparse
 import glob
 import os
 import sys
+import tempfile
 
 from se_mamba.cli.main import main as se_mamba
 from se_mamba.fileio import write_text_atomic, write_wav_atomic
@@ -28,11 +30,15 @@ def main():
     p.add_argument("--samples", required=True, help="folder with clean/ and noisy/")
     p.add_argument("--out", required=True)
     p.add_argument("--asr", default="whisper:tiny.en")
+    p.add_argument("--mix-noisy", type=float, default=0.0, metavar="A", help="observation adding share (0: off)")
     args = p.parse_args()
     from se_mamba.asr import build_asr, error_rates
     from se_mamba.inference import MambaEnhancer
 
-    enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=os.path.join(args.out, "collected"))
+    # a fresh savedir: SpeechBrain's fetch keeps what a savedir already holds, so a
+    # rerun with another --model into the same --out would load the old weights
+    with tempfile.TemporaryDirectory(prefix="score_vb_") as savedir:  # weights are in memory once loaded
+        enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=savedir, mix_noisy=args.mix_noisy)
     noisy_files = sorted(glob.glob(os.path.join(args.samples, "noisy", "*.wav")))
     if not noisy_files:
         sys.exit(f"score_voicebank: error: {args.samples}/noisy: no .wav files")
@@ -43,7 +49,8 @@ def main():
     status = se_mamba(["score", "--ref", os.path.join(args.samples, "clean"),
                        "--est", os.path.join(args.out, "enhanced"), "--noisy", os.path.join(args.samples, "noisy"),
                        "--csv", os.path.join(args.out, "scores.csv"), "--summary", os.path.join(args.out, "scores.md"),
-                       "--metrics", "all", "--title", "packed model on VoiceBank-DEMAND samples"])
+                       "--metrics", "all", "--title", "packed model on VoiceBank-DEMAND samples"
+                       + (f" (mix_noisy {args.mix_noisy})" if args.mix_noisy else "")])
     asr = build_asr(args.asr)
     names = [os.path.basename(p) for p in noisy_files]
     text = {kind: [asr.transcribe_file(os.path.join(folder, n)) for n in names]
