@@ -1,6 +1,7 @@
 """Training: a few steps lower the loss; the recipe's stages 1-6 run end to end."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -196,6 +197,28 @@ def test_recipe_stages_1_to_6_end_to_end(tmp_path):
         assert torch.equal(hp["model"].eval().enhance(x), trained.enhance(x))
     card = (packed / "README.md").read_text()
     assert "| pesq_wb |" in card and "| system | WER" in card and "Licence" in card and (packed / "train_hyperparams.yaml").exists()
+    # packing the same run again, from another folder, gives the same bytes: the package holds
+    # no date, checkpoint clock time or absolute path (make demo then leaves a checkout clean)
+    from se_mamba.recipe.pack import pack
+
+    assert re.search(r"best validation PESQ: epoch 1, step \d+, validation PESQ \d\.\d{3}\)", card)
+    assert str(tmp_path) not in card
+    train_yaml = (packed / "train_hyperparams.yaml").read_text()
+    assert str(tmp_path) not in train_yaml and os.path.abspath(ROOT) not in train_yaml
+    assert train_yaml.startswith("# Training configuration as run (from mini_semamba.yaml)\n")
+    # ... and it loads as the recipe's YAML does, with the folders given again
+    hp_train = load_hyperpyyaml(train_yaml, {"data_folder": "D", "output_folder": str(tmp_path / "o")})
+    assert hp_train["train_manifest"] == "D/train.json" and hp_train["number_of_epochs"] == 1
+    again = tmp_path / "again"
+    again.mkdir()
+    cwd = os.getcwd()
+    try:
+        os.chdir(again)
+        pack(str(exp), "p", [str(results), str(results_asr)], name="mini_semamba_small")
+    finally:
+        os.chdir(cwd)
+    for name in ("README.md", "hyperparams.yaml", "train_hyperparams.yaml", "model.ckpt"):
+        assert (again / "p" / name).read_bytes() == (packed / name).read_bytes(), name
     # idempotent: rerunning stage 3 keeps the enhanced files
     mtime = os.stat(next(iter(enhanced.values()))["enhanced_wav"]).st_mtime_ns
     again = subprocess.run(cmd[:2] + ["--stage", "3", "--stop_stage", "3"] + cmd[6:], capture_output=True,
