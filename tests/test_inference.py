@@ -274,6 +274,32 @@ def test_default_chunk_is_short_for_time_attention_models():
     assert (CHUNK_SECONDS, ATTENTION_CHUNK_SECONDS) == (30.0, 5.0)
 
 
+def _halved_copy(tmp_path, name="other"):
+    """A copy of the packed demo model with its mask decoder's weights halved."""
+    import shutil
+
+    other = tmp_path / name
+    shutil.copytree(PACKED, other)
+    weights = torch.load(other / "model.ckpt", map_location="cpu")
+    weights = {k: v * 0.5 if k.startswith("mask_decoder") and v.is_floating_point() else v for k, v in weights.items()}
+    torch.save(weights, other / "model.ckpt")
+    return other
+
+
+def test_one_savedir_for_two_folders_loads_each_folders_weights(tmp_path):
+    """SpeechBrain's fetch keeps what a savedir holds: the second folder loaded through
+    the same savedir gave the first folder's weights, silently."""
+    other = _halved_copy(tmp_path)
+    first = MambaEnhancer.from_hparams(source=PACKED, savedir=str(tmp_path / "sd"))
+    second = MambaEnhancer.from_hparams(source=str(other), savedir=str(tmp_path / "sd"))
+    alone = MambaEnhancer.from_hparams(source=str(other), savedir=None)
+    for a, b in zip(second.mods.model.state_dict().values(), alone.mods.model.state_dict().values()):
+        assert torch.equal(a, b)
+    halved = [n for n, p in first.mods.model.mask_decoder.named_parameters() if p.abs().sum() > 0]
+    assert halved and all(torch.equal(0.5 * dict(first.mods.model.mask_decoder.named_parameters())[n],
+                                      dict(second.mods.model.mask_decoder.named_parameters())[n]) for n in halved)
+
+
 def test_score_voicebank_loads_the_model_it_is_given(tmp_path):
     """Two models scored into one --out: the second run enhances with the second model
     (SpeechBrain's fetch keeps what a savedir holds; the script's savedir was inside --out,
@@ -284,11 +310,7 @@ def test_score_voicebank_loads_the_model_it_is_given(tmp_path):
     for kind in ("clean", "noisy"):
         os.makedirs(samples / kind)
         shutil.copy(os.path.join(VB, kind, "p232_003.wav"), samples / kind)
-    other = tmp_path / "other"
-    shutil.copytree(PACKED, other)
-    weights = torch.load(other / "model.ckpt", map_location="cpu")
-    weights = {k: v * 0.5 if k.startswith("mask_decoder") and v.is_floating_point() else v for k, v in weights.items()}
-    torch.save(weights, other / "model.ckpt")
+    other = _halved_copy(tmp_path)
     script = os.path.join(ROOT, "recipes", "mini", "local", "score_voicebank.py")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": ROOT}

@@ -284,14 +284,15 @@ def generate(out_dir, cfg=None, progress=True):
         aug = np.random.default_rng([cfg.seed, SPLITS.index(split), 2])
         train = split == "train"
         snr_range = cfg.train_snr_range if train and cfg.train_snr_range else cfg.snr_range
+        tilt = cfg.train_tilt_db if train else 0.0
         manifest = {}
         bar = tqdm(range(len(items)), desc=f"mini corpus {split}", disable=not progress, unit="utt")
         for i in bar:
             it = items[i]
             uid = f"{split}_{i:05d}"
             speech = clean[i]
-            if train and cfg.train_tilt_db > 0:
-                speech = spectral_tilt(speech, aug.uniform(-cfg.train_tilt_db, cfg.train_tilt_db), SR)
+            if tilt > 0:
+                speech = spectral_tilt(speech, aug.uniform(-tilt, tilt), SR)
             pool = [c for j, c in enumerate(clean) if items[j]["voice"] != it["voice"]] or clean
             kind = cfg.noise_kinds[rng.integers(len(cfg.noise_kinds))]
             snr = float(rng.uniform(*snr_range))
@@ -303,8 +304,8 @@ def generate(out_dir, cfg=None, progress=True):
                 at_mic = np.convolve(speech, rir)[: speech.size]
                 target = np.convolve(speech, rir[:n_early])[: speech.size]
             noise = make_noise(kind, rng, speech.size, SR, pool)
-            if train and cfg.train_tilt_db > 0:
-                noise = spectral_tilt(noise, aug.uniform(-cfg.train_tilt_db, cfg.train_tilt_db), SR)
+            if tilt > 0:
+                noise = spectral_tilt(noise, aug.uniform(-tilt, tilt), SR)
             noisy, target = mix(rng, at_mic, target, noise, snr, cfg.level_range_db)
             rel = {"clean": f"wav/{split}/clean/{uid}.wav", "noisy": f"wav/{split}/noisy/{uid}.wav"}
             _write(os.path.join(out_dir, rel["clean"]), target)

@@ -117,11 +117,21 @@ class MambaEnhancer(Pretrained):
     def from_hparams(cls, source, *args, **kwargs):
         """SpeechBrain's ``from_hparams`` (a packed folder or hub id); also
         ``official:NAME``, an authors' released checkpoint
-        (:mod:`se_mamba.models.released`), fetched and packed once."""
+        (:mod:`se_mamba.models.released`), fetched and packed once.
+
+        A local folder is linked into ``savedir`` afresh on every call:
+        SpeechBrain's fetch otherwise keeps what a savedir already holds, and
+        a second folder loaded through the same savedir silently gave the
+        first folder's weights.
+        """
+        from speechbrain.utils.fetching import FetchConfig
+
         from ..models.released import PREFIX, packed_released
 
         if isinstance(source, str) and source.startswith(PREFIX):
             source = packed_released(source[len(PREFIX):])
+        if os.path.isdir(source):
+            kwargs.setdefault("fetch_config", FetchConfig(overwrite=True))
         return super().from_hparams(source, *args, **kwargs)
 
     @classmethod

@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def load_experiment(exp_dir, device="cpu"):
-    """(generator in eval mode, checkpoint path) of a training experiment."""
+    """(generator in eval mode, SpeechBrain ``Checkpoint``: ``.path`` and
+    ``.meta``, epoch/step/pesq) of a training experiment."""
     import speechbrain as sb
     from hyperpyyaml import load_hyperpyyaml
 
@@ -49,7 +50,7 @@ def load_experiment(exp_dir, device="cpu"):
     if ckpt is None:
         raise FileNotFoundError(f"{exp_dir}/save: no checkpoint to enhance with")
     model = hparams["ema"].model if "ema" in recoverables else hparams["generator"]
-    return model.to(device).eval(), str(ckpt.path)
+    return model.to(device).eval(), ckpt
 
 
 def sampling_options(model, sb_steps=None, sampler=None):
@@ -73,7 +74,7 @@ def make_enhancer(exp=None, pretrained=None, device="cpu", sb_steps=None, sample
         return MambaEnhancer.from_hparams(source=pretrained, savedir=savedir, **kw), f"pretrained {pretrained}"
     model, ckpt = load_experiment(exp, device)
     sampling_options(model, sb_steps, sampler)  # one-line error for options the model has not
-    return MambaEnhancer.from_model(model, **kw), ckpt
+    return MambaEnhancer.from_model(model, **kw), str(ckpt.path)
 
 
 def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):

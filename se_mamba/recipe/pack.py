@@ -58,14 +58,9 @@ def model_hyperparams(model):
     return HYPERPARAMS.format(spec="".join("    " + line + "\n" for line in body.splitlines()))
 
 
-def checkpoint_label(ckpt):
+def checkpoint_label(meta):
     """"epoch E, step S, validation PESQ P" from a SpeechBrain checkpoint's
-    CKPT.yaml (its folder name is a clock time, which says nothing)."""
-    meta_path = os.path.join(ckpt, "CKPT.yaml")
-    if not os.path.isfile(meta_path):
-        return "the checkpoint of best validation PESQ"
-    with open(meta_path) as f:
-        meta = yaml.safe_load(f) or {}
+    meta (its folder name is a clock time, which says nothing)."""
     parts = [f"{k} {meta[k]}" for k in ("epoch", "step") if k in meta]
     if isinstance(meta.get("pesq"), (int, float)):
         parts.append(f"validation PESQ {meta['pesq']:.3f}")
@@ -127,7 +122,7 @@ def model_card(name, model, ckpt, exp, results_texts):
         f"# se_mamba: {name}", "",
         f"Speech enhancement model `{spec.get('name', type(model).__name__)}` "
         f"({n_params:,} parameters, 16 kHz), packed from experiment `{os.path.basename(os.path.abspath(exp))}` "
-        f"({checkpoint_label(ckpt)}).", "",
+        f"({checkpoint_label(ckpt.meta)}).", "",
         "## Use", "",
         "```python",
         "from se_mamba.inference import MambaEnhancer",

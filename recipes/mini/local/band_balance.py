@@ -16,7 +16,6 @@ import argparse
 import glob
 import os
 import sys
-import tempfile
 
 import numpy as np
 import soundfile as sf
@@ -47,14 +46,18 @@ def main():
     args = p.parse_args()
     from se_mamba.inference import MambaEnhancer
 
-    with tempfile.TemporaryDirectory() as savedir:
-        enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=savedir)
+    if not os.path.isfile(os.path.join(args.model, "hyperparams.yaml")):
+        sys.exit(f"band_balance: error: {args.model}: not a packed model folder (no hyperparams.yaml)")
+    enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=None)  # a local folder: used in place
     files = sorted(glob.glob(os.path.join(args.samples, "noisy", "*.wav")))
     if not files:
         sys.exit(f"band_balance: error: {args.samples}/noisy: no .wav files")
     rows = []
     for path in files:
-        clean, fs = sf.read(os.path.join(args.samples, "clean", os.path.basename(path)))
+        ref = os.path.join(args.samples, "clean", os.path.basename(path))
+        if not os.path.isfile(ref):
+            sys.exit(f"band_balance: error: {ref}: no clean reference for {path}")
+        clean, fs = sf.read(ref)
         rows.append(band_ratios_db(clean, enhancer.enhance_file(path), fs))
     bands = [f"{lo}-{hi} Hz" for lo, hi in zip(EDGES[:-1], EDGES[1:])]
     print(f"Enhanced / clean energy (dB) on speech frames, mean of {len(rows)} files, model {args.model}\n")

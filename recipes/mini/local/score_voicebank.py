@@ -18,7 +18,6 @@ import argparse
 import glob
 import os
 import sys
-import tempfile
 
 from se_mamba.cli.main import main as se_mamba
 from se_mamba.fileio import write_text_atomic, write_wav_atomic
@@ -35,10 +34,10 @@ def main():
     from se_mamba.asr import build_asr, error_rates
     from se_mamba.inference import MambaEnhancer
 
-    # a fresh savedir: SpeechBrain's fetch keeps what a savedir already holds, so a
-    # rerun with another --model into the same --out would load the old weights
-    with tempfile.TemporaryDirectory(prefix="score_vb_") as savedir:  # weights are in memory once loaded
-        enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=savedir, mix_noisy=args.mix_noisy)
+    if not os.path.isfile(os.path.join(args.model, "hyperparams.yaml")):
+        sys.exit(f"score_voicebank: error: {args.model}: not a packed model folder (no hyperparams.yaml)")
+    enhancer = MambaEnhancer.from_hparams(source=args.model, savedir=os.path.join(args.out, "collected"),
+                                          mix_noisy=args.mix_noisy)
     noisy_files = sorted(glob.glob(os.path.join(args.samples, "noisy", "*.wav")))
     if not noisy_files:
         sys.exit(f"score_voicebank: error: {args.samples}/noisy: no .wav files")
