@@ -52,16 +52,56 @@ def read_mono(path, rate=16000):
     return x, notes
 
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".au")
+# file extensions of the formats libsndfile reads (through soundfile), by
+# soundfile's format name; a folder scan takes those the installed library has
+_EXTENSIONS_BY_FORMAT = {
+    "WAV": (".wav", ".wave"), "WAVEX": (".wav",), "RF64": (".rf64",), "W64": (".w64",),
+    "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"), "MP3": (".mp3",),
+    "AIFF": (".aiff", ".aif", ".aifc"), "AU": (".au", ".snd"), "CAF": (".caf",),
+    "NIST": (".nist", ".sph"), "VOC": (".voc",), "IRCAM": (".sf",), "HTK": (".htk",),
+    "SD2": (".sd2",), "AVR": (".avr",), "SVX": (".8svx", ".svx"), "PAF": (".paf",),
+}
 
 
-def audio_files(root):
-    """[(path, path relative to ``root``)] of the audio files under ``root``, sorted."""
-    out = []
+def _readable_extensions():
+    try:
+        import soundfile as sf
+
+        formats = set(sf.available_formats())
+    except (ImportError, OSError):  # no libsndfile: the formats every build has
+        formats = {"WAV", "FLAC", "OGG", "AIFF", "AU"}
+    return tuple(sorted({e for f, exts in _EXTENSIONS_BY_FORMAT.items() if f in formats for e in exts}))
+
+
+AUDIO_EXTENSIONS = _readable_extensions()
+
+
+def scan_audio(root, exclude=()):
+    """Audio files under ``root``: ([(path, path relative to ``root``)] sorted,
+    {extension: count} of the files skipped as not audio that soundfile reads).
+    Folders in ``exclude`` (e.g. an output folder inside ``root``) and hidden
+    files (our atomic writes' temporaries) are left out."""
+    skip = {os.path.realpath(d) for d in exclude}
+    out, skipped = [], {}
     for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(dirpath, d)) not in skip)
         for f in sorted(files):
-            if f.lower().endswith(AUDIO_EXTENSIONS):
-                path = os.path.join(dirpath, f)
+            if f.startswith("."):
+                continue
+            path = os.path.join(dirpath, f)
+            ext = os.path.splitext(f)[1].lower()
+            if ext in AUDIO_EXTENSIONS:
                 out.append((path, os.path.relpath(path, root)))
-    return out
+            else:
+                skipped[ext or "(no extension)"] = skipped.get(ext or "(no extension)", 0) + 1
+    return out, skipped
+
+
+def audio_files(root, exclude=()):
+    """[(path, path relative to ``root``)] of the audio files under ``root``, sorted."""
+    return scan_audio(root, exclude)[0]
+
+
+def describe_skipped(skipped):
+    """'3 .txt, 1 .m4a' for the files a scan skipped ('' when none)."""
+    return ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])))

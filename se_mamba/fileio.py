@@ -1,21 +1,65 @@
-"""Atomic file writes: write beside the target, then rename into place, so a
-killed process never leaves a half-written output (and an existing file is
-replaced in one step)."""
+"""Atomic file writes: write a uniquely named temporary file beside the target,
+fsync it, rename it into place and fsync the folder, so a killed process (or a
+power cut) never leaves a half-written output, an existing file is replaced in
+one step, and two processes writing into one folder never share a temporary.
+The temporary is removed when writing fails.
+
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> write_text_atomic(os.path.join(d, "a.txt"), "done")
+>>> open(os.path.join(d, "a.txt")).read(), os.listdir(d)
+('done', ['a.txt'])
+"""
 import os
+import tempfile
+from contextlib import contextmanager
 
 
-def write_text_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform without directory handles: nothing to sync
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path, suffix=".tmp"):
+    """Yield a temporary path in ``path``'s folder (created if missing); on a
+    clean exit it is fsynced and renamed to ``path``, on an error removed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        # mkstemp makes the file 0600; give it the mode a plain open() would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_folder(folder)
 
 
 def write_bytes_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def write_text_atomic(path, text):
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_wav_atomic(path, samples, sample_rate, subtype="PCM_16"):
@@ -25,23 +69,22 @@ def write_wav_atomic(path, samples, sample_rate, subtype="PCM_16"):
 def _write_sound_atomic(path, samples, sample_rate, fmt, subtype):
     import soundfile as sf
 
-    tmp = f"{path}.tmp"
-    sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
 
 
 def write_audio_atomic(path, samples, sample_rate, fmt="WAV", subtype="FLOAT"):
-    """Write audio atomically in ``fmt``/``subtype`` when soundfile can (else
-    float WAV). Integer subtypes would clip an output above full scale, so
-    such an output is scaled down to peak 1 instead (the shape is kept)."""
+    """Write audio atomically in ``fmt``/``subtype`` (the format's default
+    subtype when it does not take ``subtype``). Integer subtypes would clip an
+    output above full scale, so such an output is scaled down to peak 1
+    instead (the shape is kept)."""
     import numpy as np
     import soundfile as sf
 
     if not sf.check_format(fmt, subtype):
-        fmt, subtype = "WAV", "FLOAT"
+        subtype = sf.default_subtype(fmt)
     if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW"):
         peak = float(np.max(np.abs(samples))) if np.size(samples) else 0.0
         if peak > 1.0:
             samples = samples / peak
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     _write_sound_atomic(path, samples, sample_rate, fmt, subtype)

@@ -77,6 +77,74 @@ def _write(path, x, fs, subtype="PCM_16"):
     sf.write(path, x, fs, subtype=subtype)
 
 
+def test_hub_sources_fail_fast_in_one_line(tmp_path, monkeypatch):
+    """A mistyped folder is "no such folder", not a hub error; a hub that cannot
+    be reached fails at once (not after huggingface_hub's retries), from the
+    Python API as from the CLI."""
+    import time
+
+    with pytest.raises(ValueError, match=r"^recipes/mini/pretrainde: no such folder$"):
+        MambaEnhancer.from_hparams(source="recipes/mini/pretrainde")
+    with pytest.raises(ValueError, match="not a hub repo id"):
+        MambaEnhancer.from_hparams(source="pretrainde")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no hyperparams.yaml"):
+        MambaEnhancer.from_hparams(source=str(tmp_path / "empty"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: what offline looks like
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^nobody/model: no such folder, and http://127.0.0.1:9 cannot be "
+                                         r"reached \(offline\?"):
+        MambaEnhancer.from_hparams(source="nobody/model", savedir=str(tmp_path / "s"))
+    assert time.perf_counter() - t0 < 5
+
+
+def test_api_output_format_follows_the_extension_and_batches_are_checked(demo, tmp_path):
+    src = tmp_path / "x.wav"
+    _write(str(src), np.random.default_rng(0).standard_normal(8000) * 0.1, 16000)
+    demo.enhance_file(str(src), output_filename=str(tmp_path / "y.flac"))
+    assert sf.info(str(tmp_path / "y.flac")).format == "FLAC"
+    demo.enhance_file(str(src), output_filename=str(tmp_path / "y.mp3"))
+    assert sf.info(str(tmp_path / "y.mp3")).format == "MP3"
+    with pytest.raises(ValueError, match=r"y\.xyz: cannot write \.xyz files \(writable: \.wav"):
+        demo.enhance_file(str(src), output_filename=str(tmp_path / "y.xyz"))
+    assert not (tmp_path / "y.xyz").exists()
+    bad = torch.zeros(2, 4000)
+    bad[1, 7] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        demo.enhance_batch(bad)
+    with pytest.raises(ValueError, match=r"expected a \[N\] or \[B, N\] waveform batch, got shape \[1, 1, 4000\]"):
+        demo.enhance_batch(torch.zeros(1, 1, 4000))
+
+
+def test_cli_never_loses_or_reenhances_an_output(tmp_path):
+    speech = np.random.default_rng(1).standard_normal(8000) * 0.05
+    for rel in ("a/x.wav", "b/x.wav", "in/x.wav", "in/sub/z.flac"):
+        _write(str(tmp_path / rel), speech, 16000)
+    sf.write(str(tmp_path / "in" / "y.mp3"), speech, 16000, format="MP3")
+    (tmp_path / "in" / "notes.txt").write_text("not audio")
+    cli = [sys.executable, "-m", "se_mamba.cli.main", "enhance"]
+    # two inputs, one output name: an error before anything is written
+    clash = subprocess.run(cli + [str(tmp_path / "a/x.wav"), str(tmp_path / "b/x.wav"), "-o", str(tmp_path / "o"),
+                                  "--model", PACKED], capture_output=True, text=True, timeout=300)
+    assert clash.returncode == 1 and not list((tmp_path / "o").glob("*"))
+    assert clash.stderr.strip().endswith("enhance them into separate output folders")
+    assert "2 inputs would write this one output" in clash.stderr
+    # an output folder inside the input folder: mp3 scanned, .txt reported, output tree not re-enhanced
+    for _ in range(2):
+        res = subprocess.run(cli + [str(tmp_path / "in"), "-o", str(tmp_path / "in" / "enh"), "--model", PACKED],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-1000:]
+        assert "enhanced 3/3 files" in res.stdout and "skipped 1 .txt file(s)" in res.stderr
+    got = sorted(str(p.relative_to(tmp_path / "in" / "enh")) for p in (tmp_path / "in" / "enh").rglob("*"))
+    assert got == ["sub", "sub/z.flac", "x.wav", "y.mp3"]
+    # an output "folder" that is a file: one line, before loading anything
+    bad = subprocess.run(cli + [str(tmp_path / "a"), "-o", str(tmp_path / "in" / "notes.txt"), "--model", PACKED],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == f"se-mamba enhance: error: {tmp_path / 'in' / 'notes.txt'}: exists and is not a folder"
+
+
 def test_cli_enhances_a_mixed_folder_and_reports_failures(tmp_path):
     src = tmp_path / "in"
     speech, fs = sf.read(os.path.join(VB, "noisy", "p232_003.wav"))
@@ -113,7 +181,7 @@ def test_cli_enhances_a_mixed_folder_and_reports_failures(tmp_path):
     # enhancing in place is refused for that file, the others still run
     again = subprocess.run([sys.executable, "-m", "se_mamba.cli.main", "enhance", str(src / "a16k.wav"),
                             "-o", str(src), "--model", PACKED], capture_output=True, text=True, timeout=600)
-    assert again.returncode == 1 and "refusing to write over the input file" in again.stderr
+    assert again.returncode == 1 and "refusing to write over an input file" in again.stderr
     assert (src / "a16k.wav").read_bytes() == before[src / "a16k.wav"]
 
 

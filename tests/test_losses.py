@@ -7,7 +7,7 @@ import torch
 
 from se_mamba.losses import (GeneratorLoss, anti_wrap, batch_pesq_targets, complex_loss,
                              consistency_loss, discriminator_loss, metric_generator_loss,
-                             phase_losses)
+                             phase_losses, si_sdr_loss)
 from se_mamba.models.discriminator import MetricDiscriminator
 from se_mamba.nn.spectral import SpectralFrontEnd
 
@@ -81,6 +81,20 @@ def test_generator_loss_is_the_weighted_sum():
     assert parts["phase"] == pytest.approx(float(ip + gd + iaf), rel=1e-5)
     no_cons, parts2 = GeneratorLoss(consistency=0.0)(clean, {k: v for k, v in est.items() if k != "com_restft"})
     assert "consistency" not in parts2 and no_cons.item() < total.item()
+    with_sisdr, parts3 = GeneratorLoss(si_sdr=0.05)(clean, est)
+    assert with_sisdr.item() == pytest.approx(total.item() + 0.05 * parts3["si_sdr"], rel=1e-5)
+    assert "si_sdr" not in parts
+
+
+def test_si_sdr_loss_is_minus_the_metric():
+    from se_mamba.metrics.intrusive import si_sdr
+
+    g = torch.Generator().manual_seed(3)
+    clean = torch.randn(3, 4000, generator=g, dtype=torch.float64)
+    est = 0.6 * clean + 0.2 * torch.randn(3, 4000, generator=g, dtype=torch.float64) + 0.3
+    expect = -np.mean([si_sdr(clean[i].numpy(), est[i].numpy()) for i in range(3)])
+    assert si_sdr_loss(clean, est).item() == pytest.approx(expect, rel=1e-6)
+    assert si_sdr_loss(clean, 5 * est).item() == pytest.approx(expect, rel=1e-6)  # scale-invariant
 
 
 def test_discriminator_size_and_output():

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from se_mamba.metrics.report import (METRICS, markdown_table, pair_folders, parse_metrics, score_files,
-                                     score_pair, summarise)
+from se_mamba.metrics import report
+from se_mamba.metrics.report import (METRICS, failure_report, markdown_table, pair_folders, parse_max_failures,
+                                     parse_metrics, score_files, score_pair, summarise)
 
 VB = os.path.join(os.path.dirname(__file__), "data", "voicebank")
 FAST = ("pesq_wb", "stoi", "si_sdr", "ssnr", "csig")
@@ -75,6 +76,72 @@ def test_files_engine_records_missing_unreadable_and_notes(tmp_path, clean):
     assert summary["si_sdr"]["failed"] == 4 and summary["si_sdr"]["n"] == 3
 
 
+def test_one_failing_metric_is_that_cell_and_the_others_are_scored(clean, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("library bug")
+
+    from se_mamba.metrics.intrusive import pesq_score, si_sdr
+
+    est = clean + 0.01 * np.sin(np.arange(clean.size))
+    monkeypatch.setattr(report, "stoi_score", broken)
+    row = score_pair(clean, est, metrics=("estoi", "si_sdr", "pesq_wb"))
+    assert row["error"] == "estoi: library bug" and math.isnan(row["estoi"])
+    assert row["si_sdr"] == si_sdr(clean, est) and row["pesq_wb"] == pesq_score(clean, est)[0]
+
+
+def test_too_few_speech_frames_is_a_stoi_failure_not_1e_minus_5(clean):
+    # 0.125 s of speech in 1 s of -80 dB noise: pystoi keeps < 30 frames and returns 1e-5
+    ref = np.random.default_rng(0).standard_normal(16000) * 1e-4
+    ref[4000:6000] += clean[20000:22000]
+    row = score_pair(ref, ref + 1e-3 * np.random.default_rng(1).standard_normal(16000),
+                     metrics=("stoi", "estoi", "si_sdr"))
+    assert math.isnan(row["stoi"]) and math.isnan(row["estoi"]) and math.isfinite(row["si_sdr"])
+    assert row["error"].startswith("stoi: too few speech frames") and "; estoi: too few speech frames" in row["error"]
+
+
+def test_digitally_silent_reference_frames(clean):
+    """30% exact zeros in the reference (as in DNS 2020 test clips): composite.m
+    adds eps and scores them (LLR large, CSIG at its floor); the Python ports'
+    NaN is a recorded reason, never a blank cell."""
+    noisy, _ = sf.read(os.path.join(VB, "noisy", "p232_003.wav"))
+    ref = clean.copy()
+    ref[: int(0.3 * ref.size)] = 0.0
+    metrics = ("csig", "cbak", "covl")
+    faithful = score_pair(ref, noisy, metrics=metrics)
+    assert faithful["error"] == "" and all(math.isfinite(faithful[m]) for m in metrics)
+    assert faithful["csig"] < score_pair(clean, noisy, metrics=metrics)["csig"]
+    paper = score_pair(ref, noisy, metrics=metrics, composite_mode="paper")
+    assert math.isnan(paper["csig"]) and math.isnan(paper["covl"]) and math.isfinite(paper["cbak"])
+    assert paper["error"].startswith("LLR undefined: 30% of the reference's 30 ms frames are digital silence")
+
+
+def test_length_mismatch_beyond_tolerance_is_a_failure(tmp_path, clean):
+    sf.write(tmp_path / "ref.wav", clean, 16000)
+    sf.write(tmp_path / "near.wav", clean[:-report.LENGTH_TOLERANCE], 16000)
+    sf.write(tmp_path / "far.wav", clean[:-report.LENGTH_TOLERANCE - 1], 16000)
+    rows = {r["id"]: r for r in score_files([("near", str(tmp_path / "ref.wav"), str(tmp_path / "near.wav")),
+                                             ("far", str(tmp_path / "ref.wav"), str(tmp_path / "far.wav"))],
+                                            ("si_sdr",), workers=1)}
+    assert rows["near"]["error"] == "" and rows["near"]["si_sdr"] > 100 and "trimmed" in rows["near"]["notes"][0]
+    assert math.isnan(rows["far"]["si_sdr"])
+    assert rows["far"]["error"] == (f"length mismatch: estimate {clean.size - 513} vs reference {clean.size} samples "
+                                    "(more than 512 samples, 0.032 s, apart)")
+
+
+def test_max_failures_counts_and_shares():
+    assert parse_max_failures("0") == 0 and parse_max_failures("5") == 5
+    assert parse_max_failures("0.1") == 0.1 and parse_max_failures("10%") == 0.1
+    for bad in ("-1", "1.5", "x", "200%"):
+        with pytest.raises(ValueError, match="--max-failures"):
+            parse_max_failures(bad)
+    rows = {"noisy": [{"id": "a", "error": ""}, {"id": "b", "error": "pesq_wb: x"}],
+            "enhanced": [{"id": "a", "error": "estoi: y"}, {"id": "b", "error": ""}]}
+    failed, allowed, lines = failure_report(rows, 0.5, "scores/")
+    assert (failed, allowed) == (2, 1)
+    assert lines[-2:] == ["- `a`: enhanced: estoi: y", "- `b`: noisy: pesq_wb: x"]
+    assert failure_report({"enhanced": [{"id": "a", "error": ""}]}, 0, "s")[:2] == (0, 0)
+
+
 def test_pair_folders_matches_by_path_then_name(tmp_path):
     for rel in ("ref/a.wav", "ref/sub/b.wav", "ref/c.wav", "est/a.wav", "est/b.wav", "est/d.wav"):
         p = tmp_path / rel
@@ -116,7 +183,7 @@ def test_dnsmos_rates_clean_above_noisy():
     assert better == 3
 
 
-def test_cli_scores_folders_and_exits_1_when_nothing_scored(tmp_path):
+def test_cli_scores_folders_and_exits_1_when_a_file_failed(tmp_path):
     ref, est, noisy = tmp_path / "ref", tmp_path / "est", tmp_path / "noisy"
     for d in (ref, est, noisy):
         d.mkdir()
@@ -128,18 +195,19 @@ def test_cli_scores_folders_and_exits_1_when_nothing_scored(tmp_path):
         sf.write(est / f"{uid}.wav", 0.5 * (c + n), fs)  # a crude "enhancement"
     sf.write(est / "extra.wav", np.zeros(16000), 16000)  # no reference
     cmd = [sys.executable, "-m", "se_mamba.cli.main", "score", "--ref", str(ref), "--est", str(est),
-           "--noisy", str(noisy), "--csv", str(tmp_path / "s.csv"), "--summary", str(tmp_path / "s.md"),
-           "--metrics", "pesq_wb,si_sdr,csig", "--workers", "2", "--figures", str(tmp_path / "fig")]
+           "--noisy", str(noisy), "--csv", str(tmp_path / "sc" / "s.csv"), "--summary", str(tmp_path / "s.md"),
+           "--metrics", "pesq_wb,si_sdr,csig", "--workers", "2", "--figures", str(tmp_path / "fig"),
+           "--max-failures", "1"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "s.csv"))}
+    assert out.returncode == 0, out.stderr[-2000:]  # one failed file, one accepted; sc/ was created
+    rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "sc" / "s.csv"))}
     assert list(next(iter(rows.values())).keys()) == ["id", "pesq_wb", "si_sdr", "csig", "error"]
     assert rows["extra"]["error"] == "missing reference for extra" and rows["extra"]["pesq_wb"] == ""
-    noisy_rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "s.noisy.csv"))}
+    noisy_rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "sc" / "s.noisy.csv"))}
     for uid in ("p232_003", "p257_008"):  # mixing half the clean signal back raises SI-SDR
         assert float(rows[uid]["si_sdr"]) > float(noisy_rows[uid]["si_sdr"])
     md = (tmp_path / "s.md").read_text()
-    assert "| si_sdr |" in md and "Δ enhanced − noisy" in md and "`extra`: missing reference" in md
+    assert "| si_sdr |" in md and "Δ enhanced − noisy" in md and "`extra`: enhanced: missing reference" in md
     assert (tmp_path / "fig" / "histograms.png").stat().st_size > 1000
     assert (tmp_path / "fig" / "spectrogram.png").stat().st_size > 1000
     outs = ["--csv", str(tmp_path / "x.csv"), "--summary", str(tmp_path / "x.md"), "--metrics", "si_sdr"]
@@ -150,7 +218,10 @@ def test_cli_scores_folders_and_exits_1_when_nothing_scored(tmp_path):
     lonely.mkdir()
     sf.write(lonely / "extra.wav", np.zeros(16000), 16000)
     none = subprocess.run(cmd[:4] + ["--ref", str(ref), "--est", str(lonely)] + outs, capture_output=True, text=True)
+    # any failed file: exit 1, after the CSV and the summary are written
     assert none.returncode == 1 and "missing reference for extra" in (tmp_path / "x.md").read_text()
+    assert "extra,,missing reference for extra" in (tmp_path / "x.csv").read_text()
+    assert none.stderr.strip().splitlines()[-1].startswith("se-mamba score: error: 3 of 3 files failed (--max-failures allows 0)")
 
 
 def test_speaker_similarity_separates_speakers():

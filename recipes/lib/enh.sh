@@ -63,6 +63,8 @@ Usage: $0 [options] [-- hyperpyyaml overrides]
   --sampler NAME    SB models: ode | sde (default: the model's)
   --test_sets "A B" test sets of stages 3-5 (manifests \$data_dir/<set>.json) (default ${test_sets:-test})
   --pretrained SRC  evaluate SRC (packed folder, hub id, official:NAME) instead of training
+  --max_failures N  stage 4: files that may fail scoring (a count, or a share: 0.1, 10%) before the
+                    stage fails; their reasons are listed in RESULTS.md either way (default ${max_failures:-0})
   -h, --help        this help
 Anything after -- is passed to training as HyperPyYAML overrides, e.g.
   $0 --stage 2 -- --number_of_epochs 5 --batch_size 8
@@ -106,6 +108,7 @@ enh_main() {
             --sampler) sampler="$2"; shift 2 ;;
             --test_sets) test_sets="$2"; shift 2 ;;
             --pretrained) pretrained="$2"; shift 2 ;;
+            --max_failures) max_failures="$2"; shift 2 ;;
             -h|--help) enh_usage; exit 0 ;;
             --) shift; overrides=("$@"); break ;;
             *) echo "$0: error: unknown option '$1' (see --help)" >&2; exit 1 ;;
@@ -161,7 +164,8 @@ enh_main() {
             run_logged "${exp}/logs/stage4.log" "${python}" -m se_mamba.recipe.score \
                 --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/scores/${tag}" \
                 --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}" \
-                --composite-mode "${composite_mode:-faithful}" --published "${recipe_name%% *}:${set}/${model}"
+                --composite-mode "${composite_mode:-faithful}" --published "${recipe_name%% *}:${set}/${model}" \
+                --max-failures "${max_failures:-0}"
         fi
         if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
             log "Stage 5: ASR (${asr}) on noisy, enhanced and clean ${set} speech -> ${res_asr}"

@@ -14,9 +14,13 @@ the output has the input's rate, channels and (where possible) format.
 share A of the input (observation adding, for ASR front-ends). ``--stream N`` runs a causal
 model (semamba_causal, semamba_basic, sbm_causal) as a live stream with N
 STFT frames per network call and prints its algorithmic latency.
-Writes are atomic and never replace an input. Failures (missing, unreadable,
-empty, NaN) are reported at the end, one line each, and give exit status 1;
-the other files are still enhanced.
+Writes are atomic and never replace an input. Folders are scanned for every
+format soundfile reads (other files are counted and reported as skipped), an
+output folder inside an input folder is not scanned, and two inputs that would
+write one output are an error before anything is enhanced. The output folder
+is checked (a folder, writable) first. Failures (missing, unreadable, empty,
+NaN, unwritable) are reported at the end, one line each, and give exit status
+1; the other files are still enhanced.
 """
 import argparse
 import os
@@ -56,14 +60,19 @@ def add_model_options(p, model_required=True):
                         "(1 = frame by frame); prints the algorithmic latency")
 
 
-def collect_inputs(inputs):
-    """[(input path, relative output path)] from files, folders and list files."""
-    from ..audio import audio_files
+def collect_inputs(inputs, out_dir=None):
+    """([(input path, relative output path)], {extension: files skipped}) from
+    files, folders and list files; an output folder inside an input folder is
+    not scanned (its files would be enhanced again on the next run)."""
+    from ..audio import scan_audio
 
-    jobs = []
+    jobs, skipped = [], {}
     for item in inputs:
         if os.path.isdir(item):
-            jobs += audio_files(item)
+            found, skip = scan_audio(item, exclude=[out_dir] if out_dir else ())
+            jobs += found
+            for ext, n in skip.items():
+                skipped[ext] = skipped.get(ext, 0) + n
         elif item.lower().endswith((".txt", ".lst", ".list")):
             if not os.path.isfile(item):
                 raise ValueError(f"{item}: no such list file")
@@ -76,7 +85,7 @@ def collect_inputs(inputs):
                         jobs.append((path, os.path.basename(path)))
         else:
             jobs.append((item, os.path.basename(item)))
-    return jobs
+    return jobs, skipped
 
 
 def load_enhancer(args):
@@ -95,29 +104,28 @@ def load_enhancer(args):
     if args.model in list_models() and not os.path.isdir(args.model):
         print(f"se-mamba enhance: warning: {args.model} has random weights (no --checkpoint)", file=sys.stderr)
         return MambaEnhancer.from_model(args.model, **kw)
-    if os.path.isdir(args.model) and not os.path.isfile(os.path.join(args.model, "hyperparams.yaml")):
-        raise ValueError(f"{args.model}: no hyperparams.yaml (not a packed model folder)")
-    try:
-        return MambaEnhancer.from_hparams(source=args.model, savedir=args.savedir, **kw)
-    except (OSError, ValueError) as exc:
-        if not os.path.isdir(args.model):
-            raise ValueError(f"{args.model}: not a local folder, and fetching it from the hub failed "
-                             f"(offline?): {str(exc).strip().splitlines()[0][:120]}") from None
-        raise
+    return MambaEnhancer.from_hparams(source=args.model, savedir=args.savedir, **kw)
 
 
 def run(args):
-    jobs = collect_inputs(args.inputs)
+    from ..audio import describe_skipped
+    from ..inference.enhancer import check_jobs, check_output_folder
+
+    jobs, skipped = collect_inputs(args.inputs, args.out)
+    if skipped:
+        print(f"se-mamba enhance: skipped {describe_skipped(skipped)} file(s): not audio that soundfile reads",
+              file=sys.stderr)
     if not jobs:
         raise ValueError("no audio files found in the inputs")
+    check_output_folder(args.out)
+    jobs = check_jobs([(p, os.path.join(args.out, rel)) for p, rel in jobs])
     enhancer = load_enhancer(args)
     if args.stream is not None:
         s = enhancer.streamer(block_frames=args.stream)
         print(f"streaming {args.stream} frame(s) per call: algorithmic latency {s.latency_samples} samples "
               f"({s.latency_ms:.1f} ms at {s.sample_rate} Hz), input gain {s.gain:.2f}")
-    os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
-    done, failures, seconds = enhancer.enhance_files([(p, os.path.join(args.out, rel)) for p, rel in jobs])
+    done, failures, seconds = enhancer.enhance_files(jobs)
     wall = time.perf_counter() - t0
     rtf = wall / seconds if seconds else float("nan")
     print(f"enhanced {len(done)}/{len(jobs)} files, {seconds:.1f} s of audio in {wall:.1f} s (RTF {rtf:.3f}) "

@@ -5,19 +5,23 @@
     se-mamba score --manifest exp/X/enhanced/test/enhanced.json --csv ... --summary ...
 
 Folders are matched by relative path (then file name). Unmatched files,
-unreadable audio, silent references, NaN or all-zero estimates and too-short
-files become failed rows with their reason, counted in the summary; the
-command still exits 0 when at least one pair scored (1 when none did).
+unreadable audio, silent references, NaN or all-zero estimates, too-short
+files, lengths more than 32 ms apart and every metric that cannot be computed
+become failed cells with their reason, counted in the summary; the CSVs and
+the summary are written first, then the command exits 1 when more files failed
+than ``--max-failures`` allows (default 0: any failure), 0 otherwise.
 """
+import argparse
 import json
 import os
+import sys
 
 from ..fileio import write_text_atomic
 
 
 def add_parser(sub):
     p = sub.add_parser("score", help="score enhanced speech (PESQ, STOI, SI-SDR, composite, DNSMOS)",
-                       description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--est", help="folder of enhanced files")
     src.add_argument("--manifest", help="JSON {id: {clean_wav, enhanced_wav[, noisy_wav]}}")
@@ -31,8 +35,34 @@ def add_parser(sub):
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--figures", default=None, help="folder for histograms (and one spectrogram)")
     p.add_argument("--title", default="Scores")
+    p.add_argument("--max-failures", default="0", type=_max_failures_arg,
+                   help="failed files accepted before the exit status is 1: a count (5) or a share "
+                        "of the files (0.1 or 10%%); default 0")
     p.set_defaults(func=run)
     return p
+
+
+def _max_failures_arg(text):
+    from ..metrics.report import parse_max_failures
+
+    try:
+        return parse_max_failures(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_writable(paths):
+    """Create the output folders and check them before any scoring (one-line errors)."""
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise ValueError(f"{path}: is a folder, not a file name")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"{folder}: output folder is not writable")
 
 
 def _systems(args):
@@ -57,7 +87,8 @@ def _systems(args):
 
 
 def run(args):
-    from ..metrics.report import markdown_table, notes_summary, parse_metrics, score_systems, summarise, write_csv
+    from ..metrics.report import (failure_report, markdown_table, notes_summary, parse_metrics, score_systems,
+                                  summarise, write_csv)
 
     args.metric_list = parse_metrics(args.metrics)
     systems = _systems(args)
@@ -65,6 +96,7 @@ def run(args):
     for out in (args.csv, args.summary):
         if os.path.abspath(out) in inputs:
             raise ValueError(f"{out}: refusing to write over an input file")
+    _check_writable([args.csv, args.summary])
     rows = score_systems(systems, args.metric_list, args.workers, args.composite_mode)
     root, _ = os.path.splitext(args.csv)
     write_csv(args.csv, rows["enhanced"], args.metric_list)
@@ -78,9 +110,8 @@ def run(args):
     notes = notes_summary([r for rs in rows.values() for r in rs])
     if notes:
         text += ["", f"Notes: {notes}."]
-    failures = [r for r in rows["enhanced"] if r["error"]]
-    if failures:
-        text += ["", "Failures:", ""] + [f"- `{r['id']}`: {r['error']}" for r in failures[:50]]
+    failed, allowed, listing = failure_report(rows, args.max_failures, args.csv)
+    text += listing
     if args.figures:
         from ..metrics.figures import histograms, spectrograms
 
@@ -99,5 +130,8 @@ def run(args):
     print("\n".join(text))
     if notes:
         print(f"se-mamba score: note: {notes}")
-    scored = sum(1 for r in rows["enhanced"] if not r["error"])
-    return 0 if scored else 1
+    if failed > allowed:
+        print(f"se-mamba score: error: {failed} of {len(rows['enhanced'])} files failed "
+              f"(--max-failures allows {allowed}); reasons in {args.csv}", file=sys.stderr)
+        return 1
+    return 0

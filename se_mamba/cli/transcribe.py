@@ -37,17 +37,26 @@ def add_parser(sub):
 def run(args):
     from tqdm import tqdm
 
+    from ..audio import describe_skipped
+    from ..inference.enhancer import check_jobs, check_output_folder
     from ..inference.pipeline import EnhanceThenTranscribe
 
-    jobs = collect_inputs(args.inputs)
+    keep_dir = args.enhanced_dir if args.enhanced_dir and not args.no_enhance else None
+    jobs, skipped = collect_inputs(args.inputs, keep_dir)
+    if skipped:
+        print(f"se-mamba transcribe: skipped {describe_skipped(skipped)} file(s): not audio that soundfile reads",
+              file=sys.stderr)
     if not jobs:
         raise ValueError("no audio files found in the inputs")
+    if keep_dir:
+        check_output_folder(keep_dir)
+        check_jobs([(path, os.path.join(keep_dir, rel)) for path, rel in jobs])
     if args.model is None and not args.no_enhance:
         raise ValueError("--model is required (or --no-enhance to transcribe the raw input)")
     pipe = EnhanceThenTranscribe(None if args.no_enhance else load_enhancer(args), args.asr, device=args.device)
     rows, failures = [], []
     for path, rel in tqdm(jobs, desc="transcribe", unit="file", disable=args.csv is None):
-        keep = os.path.join(args.enhanced_dir, rel) if args.enhanced_dir and not args.no_enhance else None
+        keep = os.path.join(keep_dir, rel) if keep_dir else None
         try:
             text = pipe.transcribe_file(path, enhance=not args.no_enhance, enhanced_path=keep)
         except (ValueError, RuntimeError, OSError) as exc:

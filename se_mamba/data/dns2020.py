@@ -32,7 +32,7 @@ import sys
 import urllib.parse
 import urllib.request
 
-from ..fileio import write_bytes_atomic
+from ..fileio import write_bytes_atomic, write_text_atomic
 from .download import DownloadError, download, fetch_bytes, fetch_json
 from .prep import at_16k, cli_bool, pair_key, wav_length, write_manifests
 
@@ -97,8 +97,7 @@ def fetch(corpus_dir, mirror=None, progress=True):
                 download(f"{h['media']}/{rel}", dest, sha256=pointer[0], progress=False)
         except DownloadError as exc:
             raise DownloadError(f"{exc}; {hint}") from None
-        with open(stamp, "w") as f:
-            f.write(f"{len(files)} files\n")
+        write_text_atomic(stamp, f"{len(files)} files\n")
 
 
 def find_test_set(dns_dir):

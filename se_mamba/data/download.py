@@ -24,6 +24,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ..fileio import write_text_atomic
+
 CHUNK = 1 << 20
 
 
@@ -170,8 +172,7 @@ def extract(archive, into, progress=True):
         for f in files:
             os.replace(os.path.join(root, f), os.path.join(dest, f))
     shutil.rmtree(staging)
-    with open(stamp, "w") as f:
-        f.write(md5sum(archive) + "\n")
+    write_text_atomic(stamp, md5sum(archive) + "\n")
     return into
 
 

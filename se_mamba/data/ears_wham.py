@@ -193,8 +193,7 @@ def generate_test(ears_dir, wham_dir, test_files_json, out_dir, min_snr=-2.5, ma
                         f"{n0 + start},{n0 + start + len(mix)},{snr:.1f}")
             uid += 1
     write_text_atomic(os.path.join(out_dir, "test.csv"), "\n".join(rows) + "\n")
-    with open(stamp, "w") as f:
-        f.write(f"{uid} files\n")
+    write_text_atomic(stamp, f"{uid} files\n")
     return uid
 
 

@@ -76,8 +76,7 @@ def resample_folders(pairs, workers=2, progress=True):
             for i in tqdm(range(0, len(jobs), 64), desc=f"-> 16 kHz {os.path.basename(src)}", unit="64 files",
                           disable=not progress, file=sys.stderr):
                 pool.map(_resample_file, jobs[i:i + 64], chunksize=8)
-            with open(os.path.join(out, ".resampled"), "w") as f:
-                f.write(f"{len(names)} files\n")
+            write_text_atomic(os.path.join(out, ".resampled"), f"{len(names)} files\n")
     finally:
         pool.close()
 

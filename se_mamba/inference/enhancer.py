@@ -42,6 +42,107 @@ CHUNK_SECONDS = 30.0
 ATTENTION_CHUNK_SECONDS = 5.0
 
 
+# output formats chosen by the output file's extension (soundfile format names)
+FORMAT_BY_EXTENSION = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
+                       ".mp3": "MP3", ".aiff": "AIFF", ".aif": "AIFF", ".au": "AU", ".caf": "CAF",
+                       ".w64": "W64", ".rf64": "RF64"}
+
+
+def first_line(exc, limit=160):
+    """An exception as one line, cut at a word boundary."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def looks_like_path(source):
+    """True for a source that can only be a local path (not ``owner/name``)."""
+    return (source.startswith(("/", ".", "~")) or source.endswith("/") or source.count("/") > 1
+            or os.sep != "/" and os.sep in source)
+
+
+def hub_offline():
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def check_hub_source(source, timeout=5.0):
+    """Fail fast, in one line, for a source that is neither a folder nor a
+    reachable Hugging Face repo: a path that does not exist ("no such
+    folder"), a name that is not ``owner/name``, or a hub that cannot be
+    reached (offline: instead of huggingface_hub's retries). With
+    ``HF_HUB_OFFLINE`` set, the local hub cache decides instead."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    if looks_like_path(source):
+        raise ValueError(f"{source}: no such folder")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source):
+        raise ValueError(f"{source}: no such folder, and not a hub repo id (owner/name)")
+    if hub_offline():
+        return
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/api/models/{source}", method="HEAD"),
+                               timeout=timeout).close()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise ValueError(f"{source}: no such folder, and no such model on {endpoint}") from None
+        # 401/403 (a private or gated repo): huggingface_hub's token may open it
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ValueError(f"{source}: no such folder, and {endpoint} cannot be reached (offline? {reason})") from None
+
+
+def check_output_folder(folder):
+    """Create ``folder`` if needed and check it can take outputs, before any
+    work: one line naming the folder and the cause otherwise."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{folder}: exists and is not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder}: output folder is not writable")
+
+
+def check_jobs(jobs):
+    """``[(input, output)]`` unchanged, or ValueError when two inputs would
+    write one output (the second would silently replace the first) or an
+    output would replace an input."""
+    by_output, inputs = {}, {os.path.realpath(src) for src, _ in jobs}
+    for src, dst in jobs:
+        by_output.setdefault(os.path.realpath(dst), []).append(src)
+    clashes = {dst: srcs for dst, srcs in by_output.items() if len(srcs) > 1}
+    if clashes:
+        dst, srcs = next(iter(sorted(clashes.items())))
+        more = f" (and {len(clashes) - 1} more outputs)" if len(clashes) > 1 else ""
+        raise ValueError(f"{dst}: {len(srcs)} inputs would write this one output ({', '.join(srcs[:3])}){more}; "
+                         "enhance them into separate output folders")
+    for src, dst in jobs:
+        if os.path.realpath(dst) in inputs:
+            raise ValueError(f"{dst}: refusing to write over an input file")
+    return jobs
+
+
+def output_format(path, info):
+    """(format, subtype) for writing ``path``: the format its extension names
+    (the input's subtype when that format takes it, else the format's
+    default), or the input's format when it has no extension."""
+    import soundfile as sf
+
+    ext = os.path.splitext(path)[1].lower()
+    if not ext:
+        return info.format, info.subtype
+    fmt = FORMAT_BY_EXTENSION.get(ext)
+    if fmt is None or fmt not in sf.available_formats():
+        known = ", ".join(e for e, f in FORMAT_BY_EXTENSION.items() if f in sf.available_formats())
+        raise ValueError(f"{path}: cannot write {ext} files (writable: {known})")
+    if fmt == info.format or sf.check_format(fmt, info.subtype):
+        return fmt, info.subtype
+    return fmt, sf.default_subtype(fmt)
+
+
 class MambaEnhancer(Pretrained):
     """Speech enhancement with a packed se_mamba model.
 
@@ -131,8 +232,18 @@ class MambaEnhancer(Pretrained):
         if isinstance(source, str) and source.startswith(PREFIX):
             source = packed_released(source[len(PREFIX):])
         if os.path.isdir(source):
+            if not os.path.isfile(os.path.join(source, "hyperparams.yaml")):
+                raise ValueError(f"{source}: no hyperparams.yaml (not a packed model folder)")
             kwargs.setdefault("fetch_config", FetchConfig(overwrite=True))
-        return super().from_hparams(source, *args, **kwargs)
+            return super().from_hparams(source, *args, **kwargs)
+        check_hub_source(source)
+        try:
+            return super().from_hparams(source, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - huggingface_hub / requests raise many types
+            if hub_offline():
+                raise ValueError(f"{source}: not in the local hub cache, and HF_HUB_OFFLINE is set "
+                                 "(offline)") from None
+            raise ValueError(f"{source}: fetching from the hub failed: {first_line(exc)}") from None
 
     @classmethod
     def from_model(cls, model, sample_rate=16000, **kwargs):
@@ -182,9 +293,14 @@ class MambaEnhancer(Pretrained):
     def enhance_batch(self, noisy, lengths=None):
         """Enhance ``[B, N]`` waveforms at the model's rate (relative ``lengths``
         as SpeechBrain batches have them: padding is not fed to the model)."""
+        noisy = torch.as_tensor(noisy)
+        if noisy.dim() not in (1, 2):
+            raise ValueError(f"expected a [N] or [B, N] waveform batch, got shape {list(noisy.shape)}")
         noisy = noisy.to(self.device, torch.float32)
         if noisy.dim() == 1:
             noisy = noisy.unsqueeze(0)
+        if not torch.isfinite(noisy).all():
+            raise ValueError("audio contains NaN or infinite samples")
         with torch.no_grad():
             if lengths is None:
                 return self._post(self._chunked(noisy), noisy)
@@ -209,7 +325,7 @@ class MambaEnhancer(Pretrained):
         x = x[:, None] if mono else x
         if x.shape[0] == 0:
             raise ValueError("empty audio (0 samples)")
-        if not np.isfinite(x).all():
+        if not np.isfinite(x).all():  # before resampling spreads it
             raise ValueError("audio contains NaN or infinite samples")
         chans = []
         for c in range(x.shape[1]):
@@ -231,14 +347,21 @@ class MambaEnhancer(Pretrained):
     def load_and_enhance(self, filename, output_filename=None):
         """:meth:`enhance_file` that also returns the file's sample rate: (audio, rate)."""
         wav, fs, info = read_audio(filename)
+        fmt = None
+        if output_filename is not None:  # before the work: a bad name fails at once
+            fmt = output_format(output_filename, info)
+            if os.path.exists(output_filename) and os.path.samefile(output_filename, filename):
+                raise ValueError(f"{output_filename}: refusing to write over the input file")
         try:
             out = self.enhance_waveform(wav, fs)
         except ValueError as exc:
             raise ValueError(f"{filename}: {exc}") from None
         if output_filename is not None:
-            if os.path.exists(output_filename) and os.path.samefile(output_filename, filename):
-                raise ValueError(f"{output_filename}: refusing to write over the input file")
-            write_audio_atomic(output_filename, out, fs, info.format, info.subtype)
+            try:
+                write_audio_atomic(output_filename, out, fs, *fmt)
+            except (OSError, RuntimeError) as exc:  # soundfile's LibsndfileError is a RuntimeError
+                why = getattr(exc, "strerror", None) or first_line(exc)
+                raise ValueError(f"{output_filename}: cannot write ({why})") from None
         return out, fs
 
     def enhance_folder(self, input_dir, output_dir, progress=True):
@@ -247,13 +370,15 @@ class MambaEnhancer(Pretrained):
         run: returns (enhanced paths, [one-line failure messages], audio seconds)."""
         if not os.path.isdir(input_dir):
             raise ValueError(f"{input_dir}: no such folder")
-        jobs = [(p, os.path.join(output_dir, rel)) for p, rel in audio_files(input_dir)]
+        jobs = [(p, os.path.join(output_dir, rel)) for p, rel in audio_files(input_dir, exclude=[output_dir])]
         return self.enhance_files(jobs, progress=progress)
 
     def enhance_files(self, jobs, progress=True):
-        """``jobs``: [(input path, output path)]; see :meth:`enhance_folder`."""
+        """``jobs``: [(input path, output path)]; see :meth:`enhance_folder`.
+        Two inputs with one output path are an error before any work."""
         from tqdm import tqdm
 
+        check_jobs(jobs)
         done, failures, seconds = [], [], 0.0
         for src, dst in tqdm(jobs, desc="enhance", unit="file", disable=not progress):
             try:
@@ -261,6 +386,6 @@ class MambaEnhancer(Pretrained):
                 seconds += out.shape[0] / fs
                 done.append(dst)
             except (ValueError, RuntimeError, OSError) as exc:
-                failures.append(str(exc).strip().splitlines()[0])
+                failures.append(first_line(exc, 300))
         return done, failures, seconds
 

@@ -12,7 +12,11 @@ Layouts as the models': magnitude and phase ``[B, F, T]``, complex views
   difference matrices whose first column is ``-phi_0``; we use the same
   boundary with explicit differences (no F x F / T x T matmul);
 * consistency: MSE (x2) between the predicted complex view and the STFT of
-  its own inverse STFT, so the output stays a consistent spectrogram.
+  its own inverse STFT, so the output stays a consistent spectrogram;
+* si_sdr (not in the originals, off by default): the negative scale-invariant
+  SDR in dB (Le Roux et al., ICASSP 2019), as Conv-TasNet trains. In dB every
+  utterance counts alike, so distorting speech at a high input SNR costs as
+  much as leaving noise at a low one.
 """
 import math
 
@@ -58,19 +62,30 @@ def consistency_loss(est_com, est_com_restft):
     return F.mse_loss(est_com, est_com_restft) * 2
 
 
+def si_sdr_loss(clean_wav, est_wav, eps=1e-8):
+    """Mean over the batch of ``-SI-SDR(est, clean)`` in dB (means removed);
+    ``eps`` keeps a silent crop finite."""
+    s = clean_wav - clean_wav.mean(-1, keepdim=True)
+    e = est_wav - est_wav.mean(-1, keepdim=True)
+    target = (e * s).sum(-1, keepdim=True) / ((s * s).sum(-1, keepdim=True) + eps) * s
+    ratio = ((target ** 2).sum(-1) + eps) / (((e - target) ** 2).sum(-1) + eps)
+    return -10 * torch.log10(ratio).mean()
+
+
 class GeneratorLoss(nn.Module):
     """Weighted sum of the signal losses (defaults: the originals' weights:
     time 0.2, magnitude 0.9, complex 0.1, phase 0.3, consistency 0.1; the
-    metric term 0.05 is added by the MetricGAN Brain).
+    metric term 0.05 is added by the MetricGAN Brain; ``si_sdr`` is ours, off
+    by default).
 
     ``forward`` returns ``(total, parts)``; ``parts`` holds each unweighted
     term as a float for logging.
     """
 
-    def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1):
+    def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1, si_sdr=0.0):
         super().__init__()
         self.weights = {"time": time, "magnitude": magnitude, "complex": complex, "phase": phase,
-                        "consistency": consistency}
+                        "consistency": consistency, "si_sdr": si_sdr}
 
     def forward(self, clean, est):
         """``clean``/``est``: dicts with ``wav``, ``mag``, ``pha``, ``com`` (and
@@ -84,6 +99,8 @@ class GeneratorLoss(nn.Module):
         }
         if self.weights["consistency"]:
             terms["consistency"] = consistency_loss(est["com"], est["com_restft"])
+        if self.weights["si_sdr"]:
+            terms["si_sdr"] = si_sdr_loss(clean["wav"], est["wav"])
         total = sum(self.weights[k] * v for k, v in terms.items())
         parts = {k: float(v.detach()) for k, v in terms.items()}
         parts.update(ip=float(ip.detach()), gd=float(gd.detach()), iaf=float(iaf.detach()))

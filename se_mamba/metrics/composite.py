@@ -61,6 +61,8 @@ def _frames(x, fs):
 
 
 def _mean_lowest(values, alpha=_ALPHA):
+    """Mean of the lowest ``alpha`` share. NaN frames sort last (MATLAB's sort
+    does the same), so up to 5% of undefined frames are dropped, more make NaN."""
     v = np.sort(values)
     return float(np.mean(v[: _round_half_up(len(v) * alpha)]))
 
@@ -174,18 +176,36 @@ def composite(ref, est, fs=16000, mode="faithful"):
     """dict(csig, cbak, covl, pesq_wb, llr, wss, ssnr, error). Float signals in [-1, 1].
 
     A failure of PESQ (silent reference, too short, all-zero estimate) makes
-    the composite measures NaN with the reason in ``error``.
+    the composite measures NaN with the reason in ``error``; so does, in
+    ``"paper"`` mode, a reference with more than 5% digitally silent frames
+    (LLR undefined there, as in the CMGAN / MP-SENet scripts; ``"faithful"``
+    adds composite.m's eps and scores them).
     """
     if mode not in COMPOSITE_MODES:
         raise ValueError(f"composite mode must be one of {COMPOSITE_MODES}, got {mode!r}")
     ref, est = _f64(ref), _f64(est)
     n = min(len(ref), len(est))
+    unequal = len(ref) != len(est)
     ref, est = ref[:n], est[:n]
+    pesq, err = pesq_score(ref, est, fs, "wb")  # composite.m runs PESQ on the files themselves
+    if mode == "faithful" or unequal:
+        # composite.m adds MATLAB's eps (2^-52) to both signals for LLR, WSS and
+        # segSNR, so a digitally silent reference frame still has an LPC model;
+        # the Python ports add it only when the lengths differ (their
+        # indentation), so in "paper" mode such frames give NaN, as theirs do
+        ref, est = ref + _EPS, est + _EPS
     scale = 1.0 if mode == "faithful" else 1.0 / 32768.0
     llr = _mean_lowest(llr_frames(ref, est, fs))
     wss = _mean_lowest(wss_frames(ref * scale, est * scale, fs))
     ssnr = float(np.mean(segmental_snr_frames(ref, est, fs)))
-    pesq, err = pesq_score(ref, est, fs, "wb")
+    if not np.isfinite(llr):
+        # lpcoeff divides by the frame energy: without composite.m's eps, digitally
+        # silent reference frames have no LPC model (the Python ports give NaN
+        # there too), and CSIG / COVL need LLR
+        silent = float(np.mean(~np.any(_frames(ref, fs), axis=1)))
+        why = (f"LLR undefined: {silent:.0%} of the reference's 30 ms frames are digital silence "
+               "(over the 5% the measure drops); no CSIG/COVL")
+        err = f"{err}; {why}" if err else why
     csig = np.clip(3.093 - 1.029 * llr + 0.603 * pesq - 0.009 * wss, 1.0, 5.0)
     cbak = np.clip(1.634 + 0.478 * pesq - 0.007 * wss + 0.063 * ssnr, 1.0, 5.0)
     covl = np.clip(1.594 + 0.805 * pesq - 0.512 * llr - 0.007 * wss, 1.0, 5.0)

@@ -1,6 +1,5 @@
 """Figures of scoring results: per-metric histograms (systems overlaid) and spectrograms."""
 import math
-import os
 
 import numpy as np
 
@@ -15,9 +14,10 @@ def _pyplot():
 
 
 def _save(fig, path):
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)  # atomic: a reader never sees half a PNG
+    from ..fileio import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:  # a reader never sees half a PNG
+        fig.savefig(tmp, dpi=100)
 
 
 def histograms(path, rows_by_system, metrics):

@@ -5,7 +5,9 @@
 * PESQ (wideband, narrowband): the ``pesq`` package; a failure (silent
   reference, under 0.25 s, all-zero estimate) returns NaN with the reason,
   never a silent zero.
-* STOI / ESTOI: ``pystoi``.
+* STOI / ESTOI: ``pystoi``. When fewer than 30 frames (384 ms at 10 kHz)
+  remain after its removal of frames 40 dB below the loudest, pystoi warns and
+  returns 1e-5; that is a failure (``ValueError`` with the reason), not a score.
 
 Example
 -------
@@ -39,6 +41,15 @@ def pesq_score(ref, est, fs=16000, mode="wb"):
 
 
 def stoi_score(ref, est, fs=16000, extended=False):
+    """STOI (or ESTOI); ``ValueError`` when pystoi finds too few speech frames."""
+    import warnings
+
     from pystoi import stoi
 
-    return float(stoi(np.asarray(ref, np.float64), np.asarray(est, np.float64), fs, extended=extended))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(stoi(np.asarray(ref, np.float64), np.asarray(est, np.float64), fs, extended=extended))
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        raise ValueError("too few speech frames (pystoi needs 30 frames of 25.6 ms within 40 dB of the "
+                         "loudest; it would return 1e-5)")
+    return value

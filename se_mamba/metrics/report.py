@@ -7,9 +7,12 @@ to mean, std and the 95% confidence interval (1.96 std / sqrt(n)).
 
 Input checks (each a recorded reason): unreadable or missing file, estimate
 with NaN/inf samples, all-zero estimate, silent reference, too short (under
-0.25 s: PESQ's limit). Audio at another rate is resampled to 16 kHz and
-multichannel audio is averaged to mono; length mismatches are trimmed to the
-shorter signal. These three are notes (``notes``), reported by the caller.
+0.25 s: PESQ's limit), estimate and reference more than ``LENGTH_TOLERANCE``
+samples (32 ms) apart in length. Each metric runs under its own guard: a
+failing one leaves its cell NaN with ``metric: reason`` and never stops the
+others or the run. Audio at another rate is resampled to 16 kHz and
+multichannel audio is averaged to mono; smaller length mismatches are trimmed
+to the shorter signal. These three are notes (``notes``), reported by the caller.
 
 Metrics (``METRICS``): ``pesq_wb``, ``pesq_nb``, ``stoi``, ``estoi``,
 ``si_sdr`` (means removed), ``ssnr`` (segmental SNR), ``csig``, ``cbak``,
@@ -38,6 +41,11 @@ DEFAULT_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr")
 RECIPE_METRICS = ("pesq_wb", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "stoi") + DNSMOS_KEYS
 MIN_SAMPLES = RATE // 4  # PESQ needs 0.25 s
 SILENCE = 1e-6  # peak below -120 dBFS: no signal to compare against
+# an estimate this close in length to its reference is trimmed to the shorter
+# (with a note): 512 samples = 32 ms, one frame of the 512-point STFTs common
+# in enhancement, which an enhancer that does not restore the length drops;
+# further apart, the pair is not aligned and scoring it would be wrong
+LENGTH_TOLERANCE = 512
 
 _DNSMOS = None
 
@@ -78,8 +86,41 @@ def _reference_problem(ref):
     return ""
 
 
+def _guarded(name, errors, fn, *args):
+    """``fn(*args)`` as one cell: any exception or non-finite value is that
+    metric's recorded failure (``name: reason``), never the run's."""
+    try:
+        value = float(fn(*args))
+    except Exception as exc:  # noqa: BLE001 - metric libraries raise anything; the cell records it
+        errors.append(f"{name}: {str(exc).strip() or type(exc).__name__}")
+        return math.nan
+    if not math.isfinite(value):
+        errors.append(f"{name}: not a finite number")
+    return value
+
+
+def _pesq(ref, est, fs, mode):
+    value, err = pesq_score(ref, est, fs, mode)
+    if err:
+        raise ValueError(err.split(": ", 1)[1])
+    return value
+
+
+def _speaker(ref, est, fs):
+    from .speaker import speaker_similarity
+
+    return speaker_similarity(ref, est, fs)
+
+
+_SINGLE = {"pesq_wb": lambda r, e, fs: _pesq(r, e, fs, "wb"), "pesq_nb": lambda r, e, fs: _pesq(r, e, fs, "nb"),
+           "stoi": lambda r, e, fs: stoi_score(r, e, fs), "estoi": lambda r, e, fs: stoi_score(r, e, fs, True),
+           "si_sdr": lambda r, e, fs: si_sdr(r, e), "ssnr": segmental_snr, "spk_sim": _speaker}
+
+
 def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faithful"):
-    """Score one pair of mono float signals at ``fs`` (already equal length)."""
+    """Score one pair of mono float signals at ``fs`` (already equal length).
+    Each metric is computed under its own guard: one that fails leaves NaN and
+    its reason in ``error``, and the others are still computed."""
     if composite_mode not in COMPOSITE_MODES:
         raise ValueError(f"composite mode must be one of {COMPOSITE_MODES}, got {composite_mode!r}")
     ref = np.asarray(ref, dtype=np.float64)
@@ -94,41 +135,30 @@ def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faith
     if ref_problem:
         errors.append(ref_problem)
     elif intrusive:
-        with_composite = bool({"csig", "cbak", "covl"} & set(metrics))
-        if with_composite:  # its PESQ serves as pesq_wb too (also when it failed: same error)
-            comp = composite(ref, est, fs, composite_mode)
-            row.update({k: comp[k] for k in ("csig", "cbak", "covl") if k in metrics})
-            if "pesq_wb" in metrics:
-                row["pesq_wb"] = comp["pesq_wb"]
-            if comp["error"]:
-                errors.append(comp["error"])
-        for m in intrusive:
-            if m in ("csig", "cbak", "covl") or (m == "pesq_wb" and with_composite):
-                continue
-            if m in ("pesq_wb", "pesq_nb"):
-                row[m], err = pesq_score(ref, est, fs, m[-2:])
-                if err:
-                    errors.append(err)
-            elif m == "stoi":
-                row[m] = stoi_score(ref, est, fs)
-            elif m == "estoi":
-                row[m] = stoi_score(ref, est, fs, extended=True)
-            elif m == "si_sdr":
-                row[m] = si_sdr(ref, est)
-            elif m == "ssnr":
-                row[m] = segmental_snr(ref, est, fs)
-            elif m == "spk_sim":
-                from .speaker import speaker_similarity
+        wanted = [k for k in ("csig", "cbak", "covl") if k in metrics]
+        if wanted:  # its PESQ serves as pesq_wb too (also when it failed: same error)
+            comp_errors = []
+            comp = {}
 
-                try:
-                    row[m] = speaker_similarity(ref, est, fs)
-                except (ValueError, ImportError) as exc:
-                    errors.append(f"spk_sim: {exc}")
+            def run_composite():
+                comp.update(composite(ref, est, fs, composite_mode))
+                return 0.0
+
+            _guarded("composite", comp_errors, run_composite)
+            for k in wanted + (["pesq_wb"] if "pesq_wb" in metrics else []):
+                row[k] = comp.get(k, math.nan)
+            errors += comp_errors + ([comp["error"]] if comp.get("error") else [])
+            missing = [k for k in wanted if not math.isfinite(row[k])]
+            if missing and not comp_errors and not comp.get("error"):
+                errors.append(f"{'/'.join(missing)}: not a finite number")
+        for m in intrusive:
+            if m in ("csig", "cbak", "covl") or (m == "pesq_wb" and wanted):
+                continue
+            row[m] = _guarded(m, errors, _SINGLE[m], ref, est, fs)
     if any(m in DNSMOS_KEYS for m in metrics):
-        try:
-            row.update({k: v for k, v in _dnsmos()(est, fs).items() if k in metrics})
-        except (ValueError, ImportError) as exc:
-            errors.append(f"dnsmos: {exc}")
+        dns = {}
+        _guarded("dnsmos", errors, lambda: dns.update(_dnsmos()(est, fs)) or 0.0)
+        row.update({k: float(v) for k, v in dns.items() if k in metrics})
     row["error"] = "; ".join(errors)
     return row
 
@@ -149,11 +179,15 @@ def _score_job(job):
             ref, n_ref = read_mono(ref_path)
             notes += n_ref
             if len(ref) != len(est):
+                if abs(len(ref) - len(est)) > LENGTH_TOLERANCE:
+                    raise ValueError(f"length mismatch: estimate {len(est)} vs reference {len(ref)} samples "
+                                     f"(more than {LENGTH_TOLERANCE} samples, {LENGTH_TOLERANCE / RATE:g} s, apart)")
                 notes.append(f"length mismatch ({len(ref)} vs {len(est)} samples) trimmed")
                 n = min(len(ref), len(est))
                 ref, est = ref[:n], est[:n]
-    except ValueError as exc:
-        return {"id": uid, **{m: math.nan for m in metrics}, "error": str(exc), "notes": notes}
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is that row's failure
+        return {"id": uid, **{m: math.nan for m in metrics}, "error": str(exc) or type(exc).__name__,
+                "notes": notes}
     row = score_pair(ref if ref is not None else est, est, RATE, metrics, mode)
     return {"id": uid, **row, "notes": notes}
 
@@ -264,6 +298,43 @@ def notes_summary(rows):
             key = n.split(" (")[0]
             counts[key] = counts.get(key, 0) + 1
     return "; ".join(f"{k}: {v} file(s)" for k, v in sorted(counts.items()))
+
+
+def parse_max_failures(text):
+    """``--max-failures``: '5' -> 5 files (int); '0.1' or '10%' -> that share of the files (float)."""
+    text = str(text).strip()
+    try:
+        if text.endswith("%") or "." in text:
+            value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            ok = 0.0 <= value <= 1.0
+        else:
+            value = int(text)
+            ok = value >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"--max-failures {text!r}: a count >= 0 (5) or a share in [0, 1] (0.1, 10%)")
+    return value
+
+
+def failure_report(rows, max_failures, where):
+    """(failed files, files allowed to fail, Markdown lines listing them). A
+    file failed when any of its cells (or the file itself) failed, in any
+    system; ``max_failures`` is a count or a share of the files."""
+    failed = {}
+    for system, system_rows in rows.items():
+        for r in system_rows:
+            if r["error"]:
+                failed.setdefault(r["id"], []).append(f"{system}: {r['error']}" if len(rows) > 1 else r["error"])
+    n_files = max(len(r) for r in rows.values())
+    allowed = max_failures if isinstance(max_failures, int) else int(max_failures * n_files)
+    if not failed:
+        return 0, allowed, []
+    lines = ["", f"Failures: {len(failed)} of {n_files} files ({allowed} accepted by --max-failures):", ""]
+    lines += [f"- `{uid}`: {'; '.join(why)}" for uid, why in sorted(failed.items())[:50]]
+    if len(failed) > 50:
+        lines.append(f"- ... {len(failed) - 50} more in {where}")
+    return len(failed), allowed, lines
 
 
 def csv_text(rows, metrics=DEFAULT_METRICS):

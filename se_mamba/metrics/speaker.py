@@ -40,7 +40,8 @@ class SpeakerEncoder(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(_MELS, 256, 3, batch_first=True)
         self.linear = nn.Linear(256, 256)
-        state = torch.load(_weights_path(), map_location="cpu", weights_only=False)["model_state"]
+        # tensors and plain containers only: nothing in the file runs code when loaded
+        state = torch.load(_weights_path(), map_location="cpu", weights_only=True)["model_state"]
         # the file also holds the training-time similarity scale/bias, unused for embeddings
         self.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in ("lstm", "linear")})
         self.eval()

@@ -103,8 +103,7 @@ def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
         out_manifest[uid] = {**item, "noisy_wav": noisy_path,
                              "clean_wav": clean.replace("{data_root}", data_root) if clean else None,
                              "enhanced_wav": out_path}
-    with open(stamp_path, "w") as f:
-        f.write(tag)
+    write_text_atomic(stamp_path, tag)
     path = os.path.join(out_dir, "enhanced.json")
     write_text_atomic(path, json.dumps(out_manifest, indent=2))
     return path

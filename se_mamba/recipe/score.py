@@ -13,6 +13,9 @@ spectrogram figure (noisy / enhanced / clean) of one utterance and metric
 histograms next to it. A test set whose manifest has no clean references
 (``clean_wav`` null: real recordings, or references that are themselves
 reverberant) is scored with the non-intrusive DNSMOS only, and says so.
+Files that failed are listed with their reasons in the results file; the
+stage exits 1 after writing everything when more failed than
+``--max-failures`` allows (default 0).
 """
 import argparse
 import json
@@ -23,8 +26,8 @@ from ..fileio import write_text_atomic
 from ..metrics.figures import histograms, spectrograms
 from .published import published_table
 from ..metrics.dnsmos import DNSMOS_KEYS
-from ..metrics.report import (RECIPE_METRICS, markdown_table, notes_summary, parse_metrics, score_systems,
-                              summarise, write_csv)
+from ..metrics.report import (RECIPE_METRICS, failure_report, markdown_table, notes_summary, parse_max_failures,
+                              parse_metrics, score_systems, summarise, write_csv)
 
 
 def main(argv=None):
@@ -39,8 +42,11 @@ def main(argv=None):
     p.add_argument("--published", default=None, metavar="RECIPE:SET/MODEL",
                    help="put the published numbers of MODEL on this test set next to ours "
                         "(se_mamba.recipe.published; nothing when none are known)")
+    p.add_argument("--max-failures", default="0",
+                   help="failed files accepted before the exit status is 1: a count or a share (0.1, 10%%)")
     args = p.parse_args(argv)
     try:
+        max_failures = parse_max_failures(args.max_failures)
         metrics = parse_metrics(args.metrics)
         with open(args.enhanced) as f:
             items = json.load(f)
@@ -82,6 +88,7 @@ def main(argv=None):
     spectrograms(os.path.join(results_dir, spec_name), panels, f"{args.title}: {first}")
     histograms(os.path.join(results_dir, hist_name), rows, metrics)
     notes = notes_summary([r for rs in rows.values() for r in rs])
+    failed, allowed, failures = failure_report(rows, max_failures, os.path.relpath(args.out_dir))
     paper = published_table(*args.published.rsplit("/", 1), sums) if args.published and has_ref else []
     text = "\n".join([
         f"# {args.title}", "",
@@ -92,11 +99,16 @@ def main(argv=None):
         markdown_table(sums, metrics), "",
         *paper,
         *([f"Notes: {notes}.", ""] if notes else []),
+        *([*failures[1:], ""] if failures else []),
         f"Per-utterance scores: `{os.path.relpath(args.out_dir)}`; figures: `{spec_name}` "
         f"(utterance {first}), `{hist_name}`.", "",
         f"![spectrograms]({spec_name})", "", f"![histograms]({hist_name})", ""])
     write_text_atomic(args.results, text)
     print(text)
+    if failed > allowed:
+        print(f"score: error: {failed} of {len(items)} files failed (--max-failures allows {allowed}); "
+              f"reasons in {args.results}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,0 +1,19 @@
+"""Rules for the whole source tree, checked by reading it."""
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCES = sorted(p for d in ("se_mamba", "recipes", "benchmarks", "data_prep") for p in (ROOT / d).rglob("*.py"))
+
+
+def test_every_torch_load_is_weights_only():
+    """A checkpoint is data: ``torch.load`` never unpickles code (weights_only=True)."""
+    bad = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "load" \
+                    and getattr(node.func.value, "id", None) == "torch":
+                kw = {k.arg: k.value for k in node.keywords}
+                if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert len(SOURCES) > 50 and not bad, bad
