@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv bench clean-venv
+.PHONY: demo test venv bench clean-venv publish-demo
 
 venv: $(STAMP)
 
@@ -22,9 +22,13 @@ test: $(STAMP)
 	$(PY) -m pytest tests
 
 # The main job: the mini recipe end to end (corpus, training, enhancement, scoring,
-# ASR, packing) -> recipes/mini/RESULTS.md, RESULTS_ASR.md, pretrained/.
+# ASR, packing) -> exp/mini/RESULTS.md, RESULTS_ASR.md, pretrained/ (untracked).
 demo: $(STAMP)
 	bash recipes/mini/run.sh
+
+# Commit-ready copies of the last demo run: recipes/mini/RESULTS*.md, figures, pretrained/.
+publish-demo:
+	bash recipes/lib/publish.sh mini
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_mamba.py --out docs/bench_mamba.md

@@ -14,7 +14,10 @@ from se_mamba.metrics.intrusive import si_sdr
 from se_mamba.models import build_model
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-PACKED = os.path.join(ROOT, "recipes", "mini", "pretrained")
+# fixtures no recipe writes: copies of the packed demo (recipes/mini/pretrained)
+# and SBM small (recipes/mini_reverb/pretrained) packages
+PACKED = os.path.join(ROOT, "tests", "data", "packed", "mini_semamba")
+PACKED_SBM = os.path.join(ROOT, "tests", "data", "packed", "mini_reverb_sbm")
 VB = os.path.join(ROOT, "tests", "data", "voicebank")
 
 
@@ -198,7 +201,8 @@ def test_sb_model_options_and_determinism():
 def test_upload_checks_the_folder_before_any_network(tmp_path):
     from se_mamba.recipe.upload import check_folder, main
 
-    check_folder(PACKED)  # the committed demo package is complete
+    for recipe in ("mini", "mini_reverb"):  # the committed packages are complete
+        check_folder(os.path.join(ROOT, "recipes", recipe, "pretrained"))
     (tmp_path / "hyperparams.yaml").write_text("model: 1\n")
     with pytest.raises(ValueError, match="missing model.ckpt"):
         check_folder(str(tmp_path))
@@ -207,8 +211,8 @@ def test_upload_checks_the_folder_before_any_network(tmp_path):
 
 
 def test_packed_sbm_loads_and_enhances_a_folder(tmp_path):
-    """The committed SBM small package (recipes/mini_reverb/pretrained): one step by default."""
-    enh = MambaEnhancer.from_hparams(source=os.path.join(ROOT, "recipes", "mini_reverb", "pretrained"))
+    """The SBM small package (a copy of recipes/mini_reverb/pretrained): one step by default."""
+    enh = MambaEnhancer.from_hparams(source=PACKED_SBM)
     assert enh.model.is_bridge and enh.model.sb_steps == 1
     x = torch.randn(1, 16000) * 0.1
     with torch.no_grad():

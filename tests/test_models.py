@@ -327,6 +327,27 @@ def test_registry_rejects_unknown_names_and_arguments():
         build_model("mpsenet", causal=True)
 
 
+def test_build_spec_spells_out_every_argument_and_rebuilds_the_same_model(monkeypatch):
+    """A packed model stores build_spec: with every default written down, the
+    same model comes back even after a registry default changes."""
+    from se_mamba.models import registry
+
+    for name in list_models():
+        model = build_model(name)
+        again = build_model(**model.build_spec)
+        assert repr(again) == repr(model), name
+        assert {k: v.shape for k, v in again.state_dict().items()} == \
+            {k: v.shape for k, v in model.state_dict().items()}, name
+    spec = build_model("semamba_advanced", channels=8, num_blocks=1).build_spec
+    assert spec["n_fft"] == 400 and spec["mamba"] == {"d_state": 16, "d_conv": 4, "expand": 4}
+    # a later release that changes the paper default does not change the packed model
+    cls, defaults, desc = registry.MODELS["semamba_advanced"]
+    monkeypatch.setitem(registry.MODELS, "semamba_advanced", (cls, {**defaults, "mamba": {"expand": 2}}, desc))
+    assert build_model("semamba_advanced", channels=8, num_blocks=1).TSMamba[0].time_mamba.forward_blocks[0] \
+        .mixer.d_inner == 16
+    assert build_model(**spec).TSMamba[0].time_mamba.forward_blocks[0].mixer.d_inner == 32
+
+
 def yaml_files():
     return sorted(glob.glob(os.path.join(HPARAMS, "*.yaml")))
 

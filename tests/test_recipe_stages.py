@@ -16,7 +16,7 @@ from test_download import Handler, server  # noqa: F401
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 RUN = os.path.join(ROOT, "recipes", "mini", "run.sh")
-PACKED = os.path.join(ROOT, "recipes", "mini", "pretrained")
+PACKED = os.path.join(ROOT, "tests", "data", "packed", "mini_semamba")  # a copy no recipe writes
 
 
 def run(tmp_path, *args, env=None):
@@ -97,3 +97,32 @@ def test_results_put_the_published_numbers_next_to_ours(tmp_path):
     assert score(["--enhanced", str(manifest), "--out-dir", str(tmp_path / "s2"), "--results", str(tmp_path / "R2.md"),
                   "--metrics", "pesq_wb", "--workers", "1", "--published", "mini:test/semamba_small"]) == 0
     assert "Published" not in (tmp_path / "R2.md").read_text()
+
+
+def test_publish_copies_a_run_into_the_recipe_folder(tmp_path):
+    """Runs write under exp/ only; publish.sh is the explicit step that refreshes
+    the committed copies (results, figures, the package, replaced whole)."""
+    publish = os.path.join(ROOT, "recipes", "lib", "publish.sh")
+    recipe, run_dir = tmp_path / "recipes" / "toy", tmp_path / "exp" / "toy"
+    (recipe / "pretrained").mkdir(parents=True)
+    (recipe / "run.sh").write_text("#!/bin/sh\n")
+    (recipe / "pretrained" / "stale.ckpt").write_text("old")
+    env = dict(os.environ, PUBLISH_ROOT=str(tmp_path))
+
+    def call(*args):
+        return subprocess.run(["bash", publish, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    out = call("toy")
+    assert out.returncode == 1 and out.stderr.strip().endswith(f"{run_dir}: no such run (run recipes/toy/run.sh first)")
+    assert call("nope").stderr.strip().endswith("no such recipe")
+    (run_dir / "pretrained").mkdir(parents=True)
+    (run_dir / "pretrained" / "model.ckpt").write_text("new")
+    assert "no RESULTS*.md to publish" in call("toy").stderr
+    (run_dir / "RESULTS.md").write_text("# r\n")
+    (run_dir / "results_spectrogram.png").write_bytes(b"png")
+    (run_dir / "semamba_small").mkdir()  # the experiment itself stays in exp/
+    out = call("toy")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in recipe.iterdir()) == ["RESULTS.md", "pretrained", "results_spectrogram.png",
+                                                        "run.sh"]
+    assert [p.name for p in (recipe / "pretrained").iterdir()] == ["model.ckpt"]

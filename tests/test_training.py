@@ -158,24 +158,41 @@ def test_batch_size_is_per_optimiser_step_over_all_processes():
         per_process_batch(8, 3, 1)
 
 
+def _source_tree_state():
+    """(path, size, mtime) of every file of the checkout outside exp/, data/ and .venv."""
+    top = {".git", ".venv", "exp", "data", ".pytest_cache"}
+    out = []
+    for dirpath, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.endswith(".egg-info")
+                   and not (dirpath == ROOT and d in top)]
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            out.append((os.path.relpath(os.path.join(dirpath, f), ROOT), st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
 def test_recipe_stages_1_to_6_end_to_end(tmp_path):
     """The mini recipe on a tiny corpus and model: data prep, train, enhance, score, ASR, pack."""
-    env = dict(os.environ, N_TRAIN="4", N_VALID="2", N_TEST="2")
-    results, results_asr = tmp_path / "RESULTS.md", tmp_path / "RESULTS_ASR.md"
-    packed = tmp_path / "pretrained"
+    env = {k: v for k, v in os.environ.items() if k not in ("RESULTS_MD", "RESULTS_ASR_MD", "PRETRAINED_DIR")}
+    env.update(N_TRAIN="4", N_VALID="2", N_TEST="2")
+    # the recipe's own defaults: every output under --exp_dir, nothing in the source tree
+    results, results_asr = tmp_path / "exp" / "RESULTS.md", tmp_path / "exp" / "RESULTS_ASR.md"
+    packed = tmp_path / "exp" / "pretrained"
     cmd = ["bash", os.path.join(ROOT, "recipes", "mini", "run.sh"), "--stage", "1", "--stop_stage", "6",
            "--data_dir", str(tmp_path / "data"), "--exp_dir", str(tmp_path / "exp"),
            "--python", sys.executable, "--"]
     cmd += [f"--{k}={v}" for k, v in {**TINY, "number_of_epochs": 1}.items()]
-    env.update(RESULTS_MD=str(results), RESULTS_ASR_MD=str(results_asr), PRETRAINED_DIR=str(packed))
+    tree = _source_tree_state()
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert _source_tree_state() == tree  # no file of the checkout was written
     exp = tmp_path / "exp" / "semamba_small"
     enhanced = json.loads((exp / "enhanced" / "test" / "enhanced.json").read_text())
     assert len(enhanced) == 2 and all(os.path.exists(v["enhanced_wav"]) for v in enhanced.values())
     text = results.read_text()
     assert "| pesq_wb |" in text and "| dnsmos_ovrl |" in text and "Δ enhanced − noisy" in text
-    assert (tmp_path / "results_spectrogram.png").exists() and (tmp_path / "results_histograms.png").exists()
+    assert (tmp_path / "exp" / "results_spectrogram.png").exists()
+    assert (tmp_path / "exp" / "results_histograms.png").exists()
     # stage 5: one row per system, the clean row has no pseudo-reference WER
     asr_text = results_asr.read_text()
     for system in ("noisy", "enhanced", "clean"):
@@ -186,6 +203,12 @@ def test_recipe_stages_1_to_6_end_to_end(tmp_path):
     # the experiment's output
     from se_mamba.recipe.enhance import load_experiment
 
+    packed_yaml = (packed / "hyperparams.yaml").read_text()
+    # every constructor argument and the versions that made it (asteroid's serialize keeps the same)
+    assert "    n_fft: 400\n" in packed_yaml and "    axis_order: time_first\n" in packed_yaml
+    from importlib.metadata import version
+
+    assert f"  torch: {version('torch')}\n" in packed_yaml and "  se_mamba: 0." in packed_yaml
     with open(packed / "hyperparams.yaml") as f:
         hp = load_hyperpyyaml(f)
     hp["pretrainer"].set_collect_in(str(tmp_path / "collect"))

@@ -118,6 +118,9 @@ enh_main() {
     if declare -F recipe_model_setup >/dev/null; then
         recipe_model_setup
     fi
+    # recipes write under exp/ (and data/) only: the tracked tree changes by
+    # recipes/lib/publish.sh, never by a run
+    pretrained_dir=${pretrained_dir:-${exp_dir}/pretrained}
     local exp="${exp_dir}/${model}"
     local suffix="" sampling=() source_args=(--exp "${exp}")
     sb_steps=${sb_steps:-} sampler=${sampler:-}

@@ -15,9 +15,11 @@ data_dir=${root}/data/mini
 exp_dir=${root}/exp/mini
 python=${root}/.venv/bin/python
 [ -x "${python}" ] || python=python3
-results=${RESULTS_MD:-${root}/recipes/mini/RESULTS.md}
-results_asr=${RESULTS_ASR_MD:-${root}/recipes/mini/RESULTS_ASR.md}
-pretrained_dir=${PRETRAINED_DIR:-${root}/recipes/mini/pretrained}
+# outputs go under exp/ only (RESULTS.md, RESULTS_ASR.md, figures, pretrained/);
+# `make publish-demo` copies them into recipes/mini/ when they should be committed
+results=${RESULTS_MD:-}
+results_asr=${RESULTS_ASR_MD:-}
+pretrained_dir=${PRETRAINED_DIR:-}
 asr=whisper:tiny.en     # Whisper tiny.en, bundled (se_mamba.asr.WhisperASR)
 # corpus size (the demo's default generates in well under 2 minutes)
 n_train=${N_TRAIN:-400}
@@ -35,6 +37,11 @@ prepare_data() {
     "${python}" "${root}/data_prep/synth_mini.py" --out "${data_dir}" --seed "${corpus_seed}" \
         --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}" --neural-fraction "${neural_fraction}" \
         --train-snr ${train_snr} --train-tilt "${train_tilt}"
+}
+
+recipe_model_setup() {  # after the options: the result files sit in the chosen exp_dir
+    results=${results:-${exp_dir}/RESULTS.md}
+    results_asr=${results_asr:-${exp_dir}/RESULTS_ASR.md}
 }
 
 . "${root}/recipes/lib/enh.sh"

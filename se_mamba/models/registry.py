@@ -12,9 +12,10 @@ Example
 ('SEMamba', 16)
 """
 import copy
+import inspect
 
 from .basic import SEMambaBasic
-from .magphase import LSTMSENet, MambAttention, MPSENet, SEMamba
+from .magphase import LSTMSENet, MagPhaseNet, MambAttention, MPSENet, SEMamba
 from ..sb.enhancer import SBM, MambaBase, SBNCSNpp
 
 # name -> (class, paper defaults, one-line description)
@@ -64,6 +65,48 @@ def model_config(name, **overrides):
     return cls, _merge(merged, overrides)
 
 
+def _plain(value):
+    """YAML-safe copy (tuples as lists), or ``_OMIT`` for anything else."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _OMIT if any(v is _OMIT for v in items) else items
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, _plain(v)) for k, v in value.items()) if v is not _OMIT}
+    return _OMIT
+
+
+_OMIT = object()
+
+
+def _signature_defaults(fn, skip=("self",)):
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if p.name not in skip and p.default is not p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def resolved_config(name, **overrides):
+    """Every constructor argument ``build_model(name, **overrides)`` uses,
+    defaults included (for the magnitude-phase family also the block
+    options), as plain YAML values: what a packed model stores, so it builds
+    the same model after a default changes.
+
+    >>> cfg = resolved_config("semamba_advanced", channels=8)
+    >>> cfg["channels"], cfg["num_blocks"], cfg["mamba"]["d_state"], cfg["sequence"]
+    (8, 4, 16, 'mamba')
+    """
+    cls, kwargs = model_config(name, **overrides)
+    full = _signature_defaults(cls.__init__)
+    if issubclass(cls, MagPhaseNet):  # the options its blocks take through **block_kwargs
+        from .tf_block import TFBlock
+
+        full.update(_signature_defaults(TFBlock.__init__, skip=("self", "channels", "causal")))
+        full = _merge(full, cls.block_defaults)
+    full = {k: v for k, v in _merge(full, kwargs).items()}
+    return _plain(full)
+
+
 def build_model(name, **overrides):
     """Build registry model ``name`` (paper configuration unless overridden)."""
     cls, kwargs = model_config(name, **overrides)
@@ -71,8 +114,9 @@ def build_model(name, **overrides):
         model = cls(**kwargs)
     except TypeError as exc:
         raise ValueError(f"model {name!r}: {exc}") from None
-    # how to build it again: packing writes this into a pretrained hyperparams.yaml
-    model.build_spec = {"name": name, **overrides}
+    # how to build it again, every argument spelled out: packing writes this
+    # into a pretrained hyperparams.yaml
+    model.build_spec = {"name": name, **resolved_config(name, **overrides)}
     return model
 
 

@@ -7,8 +7,10 @@
 The folder is what SpeechBrain's ``from_hparams`` / ``Pretrainer`` expect:
 
 * ``hyperparams.yaml`` - the model definition (``se_mamba.models.build_model``
-  with the trained sizes), ``sample_rate``, ``modules`` and a ``pretrainer``
-  whose loadable ``model`` is collected from ``<source>/model.ckpt``;
+  with every constructor argument spelled out, defaults included, so the
+  package builds the same model after a registry default changes), the
+  package versions that made it, ``sample_rate``, ``modules`` and a
+  ``pretrainer`` whose loadable ``model`` is collected from ``<source>/model.ckpt``;
 * ``model.ckpt`` - the generator weights of the best validation checkpoint;
 * ``train_hyperparams.yaml`` - the full training configuration, as run;
 * ``README.md`` - a model card: architecture, parameters, data, training
@@ -17,9 +19,8 @@ The folder is what SpeechBrain's ``from_hparams`` / ``Pretrainer`` expect:
 Written into a staging folder and moved into place, so a reader never sees
 a half-written package; an existing package is replaced only when complete.
 The text files hold no date, clock time or absolute path: packing the same
-training run again (another day, another clone) gives the same bytes, so
-``make demo`` leaves a checkout's committed package unchanged when the
-training reproduces.
+training run again (another day, another clone, the same package versions)
+gives the same bytes.
 """
 import argparse
 import os
@@ -37,6 +38,7 @@ HYPERPARAMS = """\
 # se_mamba pretrained speech enhancer (packed by the recipe stage library, stage 6).
 # Load: from_hparams(source=<this folder or hub id>), or see README.md.
 sample_rate: 16000
+{versions}
 
 model: !apply:se_mamba.models.build_model
 {spec}
@@ -49,13 +51,32 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
+def package_versions():
+    """{package: version} of what trains and packs a model (asteroid's
+    ``serialize`` keeps the same): se_mamba, torch, torchaudio, speechbrain."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..version import __version__
+
+    out = {"se_mamba": __version__}
+    for name in ("torch", "torchaudio", "speechbrain"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def model_hyperparams(model):
-    """The packed hyperparams.yaml text for a model built by build_model."""
+    """The packed hyperparams.yaml text for a model built by build_model: every
+    constructor argument (defaults included) and the package versions."""
     spec = getattr(model, "build_spec", None)
     if spec is None:
         raise ValueError("model was not built by se_mamba.models.build_model; cannot describe it")
     body = yaml.safe_dump(spec, sort_keys=False, default_flow_style=False)
-    return HYPERPARAMS.format(spec="".join("    " + line + "\n" for line in body.splitlines()))
+    versions = yaml.safe_dump({"versions": package_versions()}, sort_keys=False, default_flow_style=False)
+    return HYPERPARAMS.format(spec="".join("    " + line + "\n" for line in body.splitlines()),
+                              versions="# the packages that trained and packed it\n" + versions + "\n")
 
 
 def checkpoint_label(meta):

@@ -2,7 +2,8 @@
 # The SB comparison on the reverberant mini corpus, CPU: trains SBM small,
 # SB-NCSN++ small and Mamba-base small (same data, same steps), enhances the
 # test set (SBM 1 step; SB-NCSN++ 1 and 10 ODE steps; Mamba-base), scores
-# everything and writes one table to recipes/mini_reverb/RESULTS.md.
+# everything and writes one table to exp/mini_reverb/RESULTS.md
+# (`recipes/lib/publish.sh mini_reverb` copies it into the recipe folder).
 # Extra arguments go to every training (HyperPyYAML overrides), e.g.
 #   local/compare.sh --number_of_epochs 4
 set -euo pipefail
@@ -17,7 +18,7 @@ run=./run.sh
 root=$(cd ../.. && pwd)
 python=${root}/.venv/bin/python
 [ -x "${python}" ] || python=python3
-"${python}" local/compare_table.py --exp-dir "${root}/exp/mini_reverb" --out RESULTS.md --systems \
+"${python}" local/compare_table.py --exp-dir "${root}/exp/mini_reverb" --out "${root}/exp/mini_reverb/RESULTS.md" --systems \
     "SBM, 1 step=sbm/test" "SBM, 10 ODE steps=sbm/test_default10" \
     "SB-NCSN++, 1 step=sb_ncsnpp/test_default1" "SB-NCSN++, 10 ODE steps=sb_ncsnpp/test" \
     "Mamba-base=mamba_base/test"
