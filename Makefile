@@ -9,13 +9,12 @@ STAMP := $(VENV)/.installed-stamp
 
 venv: $(STAMP)
 
-$(STAMP): setup.py Makefile
+# every extra (the tests and the demo use them all), at the versions of
+# requirements/constraints.txt: the reproducible environment
+$(STAMP): pyproject.toml requirements/constraints.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip setuptools wheel
-	$(PY) -m pip install -e ".[test]"
-	@# speaker-similarity weights: the wheel only (its declared deps include the
-	@# obsolete `typing` backport and webrtcvad, which se_mamba does not use)
-	$(PY) -m pip install --no-deps "resemblyzer==0.1.4"
+	$(PY) -m pip install -c requirements/constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
 test: $(STAMP)

@@ -65,7 +65,11 @@ def main(argv=None):
                        rt60_range=tuple(args.rt60), neural_fraction=args.neural_fraction,
                        eval_neural_fraction=args.eval_neural_fraction)
     t0 = time.time()
-    manifests = generate(args.out, cfg)
+    try:
+        manifests = generate(args.out, cfg)
+    except ImportError as exc:  # the demo extra (espeak-ng, Piper) is not installed
+        print(f"synth_mini.py: error: {exc}", file=sys.stderr)
+        return 1
     logging.info("mini corpus ready in %.1f s: %s", time.time() - t0, ", ".join(manifests.values()))
     with open(os.path.join(args.out, "summary.md")) as f:
         print(f.read())

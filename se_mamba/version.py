@@ -1,2 +1,2 @@
-"""Single source of the package version (read by setup.py without importing torch)."""
+"""Single source of the package version (pyproject.toml reads it statically, without importing torch)."""
 __version__ = "0.1.0"

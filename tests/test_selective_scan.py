@@ -1,4 +1,6 @@
 """The selective scan of every backend against the float64 sequential reference."""
+import os
+
 import pytest
 import torch
 
@@ -160,3 +162,70 @@ def test_empty_sequence(backend):
     ins = make_inputs(2, 0, 8, 4, torch.float32)
     out, last = selective_scan_fn(**ins, delta_softplus=True, return_last_state=True, backend=backend)
     assert out.shape == (2, 0, 8) and torch.equal(last, ins["h0"].detach())
+
+
+def _first_use_worker(out_dir):
+    """In a fresh process: load (building if needed) the kernel and scan."""
+    import numpy as np
+
+    from se_mamba.nn import scan_kernel
+
+    module = scan_kernel.load_kernel()
+    ins = make_inputs(1, 20, 8, 4, torch.float64)
+    out = selective_scan_fn(**{k: v.detach() if v is not None else None for k, v in ins.items()},
+                            delta_softplus=True, backend="fused")
+    np.save(os.path.join(out_dir, f"{os.getpid()}.npy"), out.numpy())
+    return module.__file__
+
+
+def test_first_use_by_several_processes_builds_once(tmp_path, monkeypatch):
+    """DDP ranks of one node start together on an empty extension cache: one
+    build (torch's lock file in the build folder), every process loads it."""
+    import glob
+    import multiprocessing
+
+    import numpy as np
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    monkeypatch.setenv("PYTHONPATH", os.path.dirname(os.path.abspath(__file__)) + os.pathsep +
+                       os.environ.get("PYTHONPATH", ""))
+    (tmp_path / "out").mkdir()
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        files = pool.map(_first_use_worker, [str(tmp_path / "out")] * 3)
+    assert len(set(files)) == 1 and files[0].startswith(str(tmp_path / "ext"))
+    assert len(glob.glob(str(tmp_path / "ext" / "*" / "*.so"))) == 1
+    outs = [np.load(p) for p in sorted(glob.glob(str(tmp_path / "out" / "*.npy")))]
+    assert len(outs) == 3 and all(np.array_equal(o, outs[0]) for o in outs)
+
+
+@pytest.mark.parametrize("cause, env", [
+    ("no C++ compiler (/nonexistent/c++) on PATH; install one", {"CXX": "/nonexistent/c++"}),
+])
+def test_without_a_compiler_info_says_why_and_the_torch_scan_runs(tmp_path, cause, env):
+    import subprocess
+    import sys
+
+    run_env = dict(os.environ, TORCH_EXTENSIONS_DIR=str(tmp_path / "ext"), SE_MAMBA_BACKEND="auto", **env)
+    out = subprocess.run([sys.executable, "-m", "se_mamba.cli.main", "info"], capture_output=True, text=True,
+                         env=run_env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    import re
+
+    info = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in out.stdout.splitlines())
+    assert info["CPU scan kernel"].startswith(f"unavailable (RuntimeError: {cause}")
+    assert info["CPU scan kernel"].endswith("the pure-PyTorch chunked scan runs instead")
+    assert info["mamba backend (cpu)"] == "torch"
+    warned = [line for line in out.stderr.splitlines() if "could not be built" in line]
+    assert len(warned) == 1 and "same results, slower" in warned[0]
+
+
+def test_missing_python_headers_are_named_with_the_fix(tmp_path, monkeypatch):
+    from se_mamba.nn import scan_kernel
+
+    for key, value in (("tried", False), ("module", None), ("error", None)):
+        monkeypatch.setitem(scan_kernel._state, key, value)  # a fresh process, restored afterwards
+    monkeypatch.setattr(scan_kernel.sysconfig, "get_paths", lambda: {"include": str(tmp_path)})
+    with pytest.warns(RuntimeWarning, match="could not be built .*no Python headers .*-dev\\)"):
+        assert scan_kernel.load_kernel() is None
+    assert scan_kernel.kernel_status().startswith(f"unavailable (RuntimeError: no Python headers (Python.h not in "
+                                                  f"{tmp_path}); install them")

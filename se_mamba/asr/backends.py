@@ -65,10 +65,9 @@ class PocketSphinxASR(ASR):
     name = "pocketsphinx"
 
     def __init__(self, **config):
-        try:
-            from pocketsphinx import Decoder
-        except ImportError as exc:
-            raise ImportError("the pocketsphinx ASR backend needs `pip install pocketsphinx`") from exc
+        from ..extras import require
+
+        Decoder = require("pocketsphinx", "asr", "the pocketsphinx ASR backend").Decoder
         self.decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL", **config)
 
     def _transcribe(self, wav):
@@ -155,10 +154,9 @@ class WhisperASR(ASR):
 
     def __init__(self, model="tiny.en", device="cpu", compute_type=WHISPER_DECODING["compute_type"],
                  beam_size=WHISPER_DECODING["beam_size"], threads=0):
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError as exc:
-            raise ImportError("the whisper ASR backend needs `pip install faster-whisper`") from exc
+        from ..extras import require
+
+        WhisperModel = require("faster_whisper", "asr", "the whisper ASR backend").WhisperModel
         path = model if os.path.isdir(model) else (bundled_whisper(model) or model)
         self.model_id = model
         self.settings = {**WHISPER_DECODING, "model": model, "compute_type": compute_type, "beam_size": beam_size,

@@ -25,9 +25,9 @@ _NUMBER = re.compile(r"\b\d{1,3}\b")
 
 @functools.lru_cache(maxsize=1)
 def _american_spelling():
-    from whisper_normalizer.english import EnglishSpellingNormalizer
+    from ..extras import require
 
-    return EnglishSpellingNormalizer().mapping
+    return require("whisper_normalizer.english", "asr", "WER normalisation").EnglishSpellingNormalizer().mapping
 
 
 def number_words(n):
@@ -68,7 +68,9 @@ def error_rates(references, hypotheses):
     >>> round(r["wer"], 4), r["insertions"], r["ref_words"]
     (0.3333, 1, 3)
     """
-    import jiwer
+    from ..extras import require
+
+    jiwer = require("jiwer", "asr", "WER")
 
     pairs = [(normalise_text(r), normalise_text(h)) for r, h in zip(references, hypotheses)]
     pairs = [(r, h) for r, h in pairs if r]

@@ -40,8 +40,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("se-mamba: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, RuntimeError, OSError) as exc:
-        # user-facing errors: one line, exit status 1 (SE_MAMBA_DEBUG=1 re-raises)
+    except (ValueError, RuntimeError, OSError, ImportError) as exc:
+        # user-facing errors (a missing optional package names its extra): one
+        # line, exit status 1 (SE_MAMBA_DEBUG=1 re-raises)
         if os.environ.get("SE_MAMBA_DEBUG") == "1":
             raise
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

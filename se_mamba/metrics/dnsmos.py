@@ -25,11 +25,11 @@ class DNSMOS:
     """
 
     def __init__(self, threads=1):
-        try:
-            import onnxruntime as ort
-            from speechmos import dnsmos as sm
-        except ImportError as exc:
-            raise ImportError("DNSMOS needs the packages speechmos, onnxruntime and librosa") from exc
+        from ..extras import require
+
+        ort = require("onnxruntime", "dnsmos", "DNSMOS")
+        require("librosa", "dnsmos", "DNSMOS")
+        sm = require("speechmos.dnsmos", "dnsmos", "DNSMOS")
         base = os.path.dirname(sm.__file__)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

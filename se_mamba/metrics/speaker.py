@@ -24,9 +24,14 @@ _WIN, _HOP, _MELS, _PARTIAL = 400, 160, 40, 160
 
 
 def _weights_path():
-    spec = importlib.util.find_spec("resemblyzer")  # locates the package without importing it
+    from ..extras import missing
+
+    try:
+        spec = importlib.util.find_spec("resemblyzer")  # locates the package without importing it
+    except (ImportError, ValueError):  # a broken or blocked installation
+        spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("speaker similarity needs the resemblyzer wheel (`pip install --no-deps resemblyzer`)")
+        raise missing("resemblyzer", "speaker", "speaker similarity (Resemblyzer's encoder weights)")
     path = os.path.join(list(spec.submodule_search_locations)[0], "pretrained.pt")
     if not os.path.isfile(path):
         raise ImportError(f"{path}: resemblyzer's encoder weights are missing")
@@ -53,7 +58,9 @@ class SpeakerEncoder(nn.Module):
 
     @staticmethod
     def _mel(wav):
-        import librosa
+        from ..extras import require
+
+        librosa = require("librosa", "speaker", "speaker similarity")
 
         mel = librosa.feature.melspectrogram(y=wav.astype(np.float32), sr=RATE, n_fft=_WIN, hop_length=_HOP,
                                              n_mels=_MELS)

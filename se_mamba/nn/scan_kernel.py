@@ -7,15 +7,23 @@ name includes a hash of the source, the torch version and the CPU flags, so a
 cached build is never loaded on a machine whose instruction set differs
 (``-march=native``).
 
-Where no compiler is available, or the build fails, :func:`load_kernel`
-returns ``None`` once, logs a warning, and callers fall back to the
-pure-PyTorch chunked scan. Set ``SE_MAMBA_NO_BUILD=1`` to skip the build.
+Several processes using it for the first time at once (the DDP ranks of one
+node, parallel test workers) build it once: torch's ``load`` holds a lock
+file in the build folder while one process compiles, the others wait for it
+and then load the same library (tested).
+
+Where no compiler or no Python headers are available, or the build fails,
+:func:`load_kernel` returns ``None`` once, warns in one line that names the
+cause and the fix, and callers fall back to the pure-PyTorch chunked scan
+(the same results, slower); ``se-mamba info`` says which scan runs and why.
+Set ``SE_MAMBA_NO_BUILD=1`` to skip the build.
 """
 import hashlib
 import logging
 import os
 import platform
 import shutil
+import sysconfig
 import threading
 import warnings
 
@@ -70,7 +78,12 @@ def load_kernel(verbose=False):
                 raise RuntimeError("SE_MAMBA_NO_BUILD=1")
             cxx = os.environ.get("CXX", "c++")
             if shutil.which(cxx) is None:
-                raise RuntimeError(f"no C++ compiler ({cxx}) on PATH")
+                raise RuntimeError(f"no C++ compiler ({cxx}) on PATH; install one (Debian/Ubuntu: "
+                                   "apt install g++) or set CXX")
+            headers = sysconfig.get_paths()["include"]
+            if not os.path.isfile(os.path.join(headers, "Python.h")):
+                raise RuntimeError(f"no Python headers (Python.h not in {headers}); install them "
+                                   f"(Debian/Ubuntu: apt install python{sysconfig.get_python_version()}-dev)")
             # importing cpp_extension on a CPU-only machine logs a CUDA_HOME
             # warning that does not concern a CPU build: silence it.
             ext_log = logging.getLogger("torch.utils.cpp_extension")
@@ -93,7 +106,7 @@ def load_kernel(verbose=False):
             _state["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
             warnings.warn(
                 "se_mamba: the fused CPU scan could not be built "
-                f"({_state['error']}); using the pure-PyTorch chunked scan (slower).",
+                f"({_state['error']}); using the pure-PyTorch chunked scan (same results, slower).",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -106,7 +119,7 @@ def kernel_status():
     module = load_kernel()
     if module is not None:
         return f"fused C++ kernel loaded ({module.__file__})"
-    return f"unavailable ({_state['error']})"
+    return f"unavailable ({_state['error']}); the pure-PyTorch chunked scan runs instead"
 
 
 def kernel_error():
