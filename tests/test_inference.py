@@ -120,6 +120,16 @@ def test_api_output_format_follows_the_extension_and_batches_are_checked(demo, t
         demo.enhance_batch(torch.zeros(1, 1, 4000))
 
 
+def test_an_unwritable_output_is_one_line_naming_the_file_and_the_cause(demo, tmp_path):
+    src = tmp_path / "x.wav"
+    _write(str(src), np.random.default_rng(0).standard_normal(8000) * 0.1, 16000)
+    (tmp_path / "out" / "y.wav").mkdir(parents=True)  # a folder where the output file should go
+    done, failures, _ = demo.enhance_files([(str(src), str(tmp_path / "out" / "y.wav"))], progress=False)
+    assert done == [] and len(failures) == 1
+    assert failures[0].startswith(f"{tmp_path / 'out' / 'y.wav'}: cannot write (")
+    assert os.listdir(tmp_path / "out") == ["y.wav"]  # no temporary left behind
+
+
 def test_cli_never_loses_or_reenhances_an_output(tmp_path):
     speech = np.random.default_rng(1).standard_normal(8000) * 0.05
     for rel in ("a/x.wav", "b/x.wav", "in/x.wav", "in/sub/z.flac"):

@@ -136,7 +136,8 @@ def generate_test(ears_dir, wham_dir, test_files_json, out_dir, min_snr=-2.5, ma
 
     stamp = os.path.join(out_dir, ".generated")
     if os.path.exists(stamp):
-        return int(open(stamp).read().split()[0])
+        with open(stamp) as f:
+            return int(f.read().split()[0])
     with open(test_files_json) as f:
         segments = json.load(f)
     noises = noise_files(wham_dir, split)

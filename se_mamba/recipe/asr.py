@@ -154,7 +154,10 @@ def main(argv=None):
         return 1
     os.makedirs(args.out_dir, exist_ok=True)
     cache_path = os.path.join(args.out_dir, "cache.json")
-    cache = json.load(open(cache_path)) if os.path.isfile(cache_path) else {}
+    cache = {}
+    if os.path.isfile(cache_path):
+        with open(cache_path) as f:
+            cache = json.load(f)
     hyps = transcribe_all(paths, args.asr, args.workers, cache)
     write_text_atomic(cache_path, json.dumps(cache, indent=1))
 

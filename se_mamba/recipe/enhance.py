@@ -87,7 +87,10 @@ def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
     os.makedirs(out_dir, exist_ok=True)
     stamp_path = os.path.join(out_dir, ".checkpoint")
     tag = tag + f" sb_steps={enhancer.sb_steps} sampler={enhancer.sampler} chunk={enhancer.chunk_seconds}"
-    same = os.path.exists(stamp_path) and open(stamp_path).read() == tag
+    same = False
+    if os.path.exists(stamp_path):
+        with open(stamp_path) as f:
+            same = f.read() == tag
     out_manifest = {}
     for uid, item in tqdm(items.items(), desc="enhance", unit="utt"):
         noisy_path = item["noisy_wav"].replace("{data_root}", data_root)
