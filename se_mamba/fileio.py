@@ -66,11 +66,22 @@ def write_wav_atomic(path, samples, sample_rate, subtype="PCM_16"):
     _write_sound_atomic(path, samples, sample_rate, "WAV", subtype)
 
 
+# libsndfile's command that turns off the PEAK chunk it adds to float WAV/AIFF
+# files: that chunk holds the time of writing, so the same samples written a
+# second later gave other bytes (a deterministic generation must not)
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+
 def _write_sound_atomic(path, samples, sample_rate, fmt, subtype):
+    import numpy as np
     import soundfile as sf
 
+    samples = np.asarray(samples)
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
     with atomic_path(path) as tmp:
-        sf.write(tmp, samples, sample_rate, format=fmt, subtype=subtype)
+        with sf.SoundFile(tmp, "w", sample_rate, channels, subtype, format=fmt) as f:
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # before any sample
+            f.write(samples)
 
 
 def write_audio_atomic(path, samples, sample_rate, fmt="WAV", subtype="FLOAT"):

@@ -50,3 +50,17 @@ def test_audio_goes_in_the_format_asked_with_a_subtype_it_takes(tmp_path):
     info = sf.info(str(tmp_path / "a.flac"))
     assert (info.format, info.subtype) == ("FLAC", "PCM_16")
     assert os.listdir(tmp_path) == ["a.flac"]
+
+
+def test_float_wav_bytes_do_not_depend_on_the_time_of_writing(tmp_path):
+    """libsndfile stamps float WAVs with the time of writing (PEAK chunk)."""
+    import time
+
+    from se_mamba.fileio import write_wav_atomic
+
+    x = np.linspace(-0.5, 0.5, 4000)
+    write_wav_atomic(str(tmp_path / "a.wav"), x, 16000, subtype="FLOAT")
+    time.sleep(1.05)  # the PEAK chunk's clock counts seconds
+    write_wav_atomic(str(tmp_path / "b.wav"), x, 16000, subtype="FLOAT")
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert np.array_equal(sf.read(str(tmp_path / "b.wav"))[0], x.astype(np.float32))

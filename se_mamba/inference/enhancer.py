@@ -94,16 +94,20 @@ def check_hub_source(source, timeout=5.0):
 
 
 def check_output_folder(folder):
-    """Create ``folder`` if needed and check it can take outputs, before any
-    work: one line naming the folder and the cause otherwise."""
+    """Check, before any work, that ``folder`` can take outputs: an existing
+    folder that is writable, or a path whose nearest existing parent is one
+    (it is created with the first output, so a refused run leaves nothing).
+    One line naming the folder and the cause otherwise."""
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"{folder}: exists and is not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{folder}: output folder is not writable")
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ValueError(f"{folder}: cannot create the output folder ({probe} is not a folder)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder}: output folder is not writable" if probe == os.path.abspath(folder)
+                         else f"{folder}: cannot create the output folder ({probe} is not writable)")
 
 
 def check_jobs(jobs):

@@ -85,7 +85,9 @@ class GeneratorLoss(nn.Module):
     def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1, si_sdr=0.0):
         super().__init__()
         self.weights = {"time": time, "magnitude": magnitude, "complex": complex, "phase": phase,
-                        "consistency": consistency, "si_sdr": si_sdr}
+                        "consistency": consistency}
+        if si_sdr:  # not one of the originals' terms: listed only when used
+            self.weights["si_sdr"] = si_sdr
 
     def forward(self, clean, est):
         """``clean``/``est``: dicts with ``wav``, ``mag``, ``pha``, ``com`` (and
@@ -99,7 +101,7 @@ class GeneratorLoss(nn.Module):
         }
         if self.weights["consistency"]:
             terms["consistency"] = consistency_loss(est["com"], est["com_restft"])
-        if self.weights["si_sdr"]:
+        if self.weights.get("si_sdr"):
             terms["si_sdr"] = si_sdr_loss(clean["wav"], est["wav"])
         total = sum(self.weights[k] * v for k, v in terms.items())
         parts = {k: float(v.detach()) for k, v in terms.items()}
