@@ -38,9 +38,7 @@ HYPERPARAMS = """\
 # se_mamba pretrained speech enhancer (packed by the recipe stage library, stage 6).
 # Load: from_hparams(source=<this folder or hub id>), or see README.md.
 sample_rate: 16000
-{versions}
-
-model: !apply:se_mamba.models.build_model
+{versions}model: !apply:se_mamba.models.build_model
 {spec}
 modules:
     model: !ref <model>

@@ -10,7 +10,9 @@ active (within 30 dB of its loudest frame). Printed as a Markdown table, in
 dB, mean over the samples. A flat row near 0 dB is a model that keeps the
 speech's spectral balance; a falling row is a model that cuts high
 frequencies (the demo model before the training tilt augmentation: -2.4 dB
-below 250 Hz, -6.4 dB above 6 kHz on the VoiceBank samples).
+below 250 Hz, -6.4 dB above 6 kHz on the VoiceBank samples). ``--input
+clean`` enhances the clean files instead: the model's effect on speech with
+no noise to remove.
 """
 import argparse
 import glob
@@ -43,6 +45,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="packed folder (recipe stage 6)")
     p.add_argument("--samples", required=True, help="folder with clean/ and noisy/")
+    p.add_argument("--input", choices=("noisy", "clean"), default="noisy",
+                   help="which file of each pair to enhance (clean: the model's effect on speech alone)")
     args = p.parse_args()
     from se_mamba.inference import MambaEnhancer
 
@@ -58,9 +62,10 @@ def main():
         if not os.path.isfile(ref):
             sys.exit(f"band_balance: error: {ref}: no clean reference for {path}")
         clean, fs = sf.read(ref)
-        rows.append(band_ratios_db(clean, enhancer.enhance_file(path), fs))
+        rows.append(band_ratios_db(clean, enhancer.enhance_file(path if args.input == "noisy" else ref), fs))
     bands = [f"{lo}-{hi} Hz" for lo, hi in zip(EDGES[:-1], EDGES[1:])]
-    print(f"Enhanced / clean energy (dB) on speech frames, mean of {len(rows)} files, model {args.model}\n")
+    print(f"Enhanced / clean energy (dB) on speech frames, mean of {len(rows)} files, model {args.model}, "
+          f"enhancing the {args.input} files\n")
     print("| " + " | ".join(bands) + " |")
     print("|" + "---|" * len(bands))
     print("| " + " | ".join(f"{x:+.1f}" for x in np.mean(rows, 0)) + " |")
