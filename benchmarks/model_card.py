@@ -31,7 +31,7 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 from _common import publish, run_worker, timed  # noqa: E402
 
-PUBLISHED_GFLOPS_2S = {  # MambAttention paper, Table VI (FACTS §6)
+PUBLISHED_GFLOPS_2S = {  # MambAttention paper, Table VI (Kühne et al. 2025)
     "semamba_advanced": 64.46, "mambattention": 65.52, "mpsenet": 74.29, "lstm_senet": 88.59}
 DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "semamba_basic", "mambattention",
                   "mambattention_no_sharing", "mpsenet", "lstm_senet", "lstm_attention"]

@@ -100,7 +100,7 @@ def test_si_sdr_loss_is_minus_the_metric():
 def test_discriminator_size_and_output():
     d = MetricDiscriminator()
     n = sum(p.numel() for p in d.parameters())
-    assert n == 181_650  # FACTS: ~181.6k
+    assert n == 181_650  # the official discriminator: ~181.6k
     s = d(torch.rand(3, 201, 40), torch.rand(3, 201, 40))
     assert s.shape == (3, 1) and ((s > 0) & (s < 1)).all()
 

@@ -13,7 +13,7 @@ from se_mamba.nn import Block, Mamba, MambaBlock, RMSNorm
 from se_mamba.nn.backend import resolve_backend
 
 # mamba_ssm.Mamba(d_model=64, d_state=16, d_conv=4, expand=4): names and shapes
-# (FACTS §2), written out here independently of the implementation.
+# (mamba-ssm `mamba_ssm/modules/mamba_simple.py`), written out here independently of the implementation.
 MAMBA_SSM_LAYOUT_64_16_4_4 = {
     "A_log": (256, 16),
     "D": (256,),
@@ -31,7 +31,7 @@ def test_state_dict_layout_matches_mamba_ssm():
     m = Mamba(64, d_state=16, d_conv=4, expand=4)
     assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == MAMBA_SSM_LAYOUT_64_16_4_4
     assert list(m.state_dict())[:2] == ["A_log", "D"]  # own parameters first, as in mamba-ssm
-    assert sum(p.numel() for p in m.parameters()) == 65280  # FACTS §2: each mixer
+    assert sum(p.numel() for p in m.parameters()) == 65280  # 65,280 per SEMamba mixer
 
 
 def test_constructor_defaults_match_mamba_ssm():

@@ -60,7 +60,7 @@ def test_mambattention_and_ablation_parameter_counts():
 
 
 # --------------------------------------------------- official state-dict names
-SEMAMBA_BLOCK_KEYS = [  # FACTS §2, per TF block (written out, not derived)
+SEMAMBA_BLOCK_KEYS = [  # the official checkpoints' names, per TF block (written out, not derived)
     "time_mamba.forward_blocks.0.mixer.A_log", "time_mamba.forward_blocks.0.mixer.D",
     "time_mamba.forward_blocks.0.mixer.in_proj.weight", "time_mamba.forward_blocks.0.mixer.conv1d.weight",
     "time_mamba.forward_blocks.0.mixer.conv1d.bias", "time_mamba.forward_blocks.0.mixer.x_proj.weight",

@@ -21,7 +21,7 @@ def test_marginal_ends_at_x0_and_y(sch):
 
 def test_ve_marginal_matches_the_closed_form_and_monte_carlo():
     sch, t = SBVE(k=2.6, c=0.4), 0.37
-    s2 = lambda u: 0.4 * (2.6 ** (2 * u) - 1) / (2 * math.log(2.6))  # FACTS §7
+    s2 = lambda u: 0.4 * (2.6 ** (2 * u) - 1) / (2 * math.log(2.6))  # Jukić et al. 2024, SB-VE
     w0, wy, std = (float(v) for v in sch.marginal(torch.tensor(t)))
     sb2 = s2(1) - s2(t)
     assert w0 == pytest.approx(sb2 / s2(1)) and wy == pytest.approx(s2(t) / s2(1))

@@ -17,3 +17,13 @@ def test_every_torch_load_is_weights_only():
                 if not (isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert len(SOURCES) > 50 and not bad, bad
+
+
+def test_no_citation_of_a_file_users_do_not_have():
+    """Comments and docs cite papers, original repositories or standards, never
+    the developers' private reference notes ("FACTS §N")."""
+    files = SOURCES + sorted(p for d in ("docs", "hparams", "tests") for p in (ROOT / d).rglob("*")
+                             if p.suffix in (".md", ".yaml", ".py")) + [ROOT / "README.md"]
+    bad = [str(p.relative_to(ROOT)) for p in files
+           if p.name != "test_source_policy.py" and "FACTS" in p.read_text(errors="replace")]
+    assert not bad, bad

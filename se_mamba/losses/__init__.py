@@ -1,4 +1,4 @@
-"""Losses of the SEMamba / MP-SENet family (FACTS §2), the MetricGAN
+"""Losses of the SEMamba / MP-SENet family (SEMamba `models/loss.py`, MP-SENet `train.py`), the MetricGAN
 objective and the SB models' data-prediction loss: one home for every training loss."""
 from .bridge import BridgeLoss
 from .metric import batch_pesq_targets, discriminator_loss, metric_generator_loss

@@ -1,6 +1,7 @@
 """Data-prediction loss of the spectral SB models (SBM, SB-NCSN++, Mamba-base).
 
-On the compressed complex spectrum (FACTS §7): the network's estimate of the
+On the compressed complex spectrum (data prediction, Jukić et al.,
+Interspeech 2024): the network's estimate of the
 clean spectrum against the clean spectrum,
 
     L = w_c * mean |X_hat - X|^2  +  w_m * mean (|X_hat| - |X|)^2  +  w_t * mean |x_hat - x|

@@ -1,4 +1,6 @@
-"""Signal losses of SEMamba / MP-SENet / MambAttention (FACTS §2).
+"""Signal losses of SEMamba / MP-SENet / MambAttention (the weights of
+`recipes/SEMamba_advanced/SEMamba_advanced.yaml` and the terms of `models/loss.py`
+in RoyChao19477/SEMamba; MP-SENet, Lu et al., Interspeech 2023).
 
 Layouts as the models': magnitude and phase ``[B, F, T]``, complex views
 ``[B, F, T, 2]``, waveforms ``[B, N]``.

@@ -1,7 +1,8 @@
 """Loizou's composite measures CSIG / CBAK / COVL and their parts (LLR, WSS, segmental SNR).
 
 As in Hu & Loizou (2008) and the Python ports used by the CMGAN / MP-SENet
-evaluation scripts (FACTS §9, §12): 30 ms Hann frames (``0.5 (1 - cos(2 pi
+evaluation scripts (Loizou, "Speech Enhancement: Theory and Practice",
+2nd ed., `composite.m`; CMGAN `src/tools/compute_metrics.py`): 30 ms Hann frames (``0.5 (1 - cos(2 pi
 n / (N + 1)))``, n = 1..N) with a quarter-frame hop and ``floor(L / hop -
 N / hop)`` frames;
 

@@ -1,6 +1,7 @@
 """Intrusive speech-quality metrics (reference + estimate, 16 kHz).
 
-* SI-SDR: the mean of both signals is removed first (FACTS §12); note that
+* SI-SDR: the mean of both signals is removed first (Le Roux et al.,
+  "SDR - half-baked or well done?", ICASSP 2019); note that
   torchmetrics and fast_bss_eval do not remove it by default.
 * PESQ (wideband, narrowband): the ``pesq`` package; a failure (silent
   reference, under 0.25 s, all-zero estimate) returns NaN with the reason,

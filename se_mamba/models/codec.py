@@ -1,5 +1,5 @@
 """Dense encoder and magnitude/phase decoders of MP-SENet, SEMamba and
-MambAttention (FACTS §2), with the official module names and an optional
+MambAttention (`models/codec_module.py` of RoyChao19477/SEMamba), with the official module names and an optional
 causal mode.
 
 Causal mode (SEMamba causal): every convolution that spans time is padded on

@@ -1,4 +1,5 @@
-"""MetricGAN discriminator of MP-SENet / SEMamba (FACTS §2), official names.
+"""MetricGAN discriminator of MP-SENet / SEMamba (`models/discriminator.py` of
+RoyChao19477/SEMamba), official names.
 
 Input: stack(clean_mag, est_mag) of compressed magnitudes ``[B, F, T]``;
 output: a score in (0, 1) per item (``[B, 1]``) that learns normalised PESQ.

@@ -1,5 +1,6 @@
 """Magnitude-phase dual-path generators: SEMamba (advanced), MambAttention,
-MP-SENet and the LSTM baselines share one skeleton (FACTS §2-§5):
+MP-SENet and the LSTM baselines share one skeleton (SEMamba `models/generator.py`, MambAttention
+`models/generator.py`, MP-SENet `models/generator.py`):
 
     [compressed magnitude, phase] -> dense_encoder -> N x TFBlock
         -> mask_decoder (magnitude mask)  x noisy magnitude

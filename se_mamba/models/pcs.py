@@ -1,4 +1,5 @@
-"""Perceptual contrast stretching (PCS; SEMamba "+PCS", FACTS §3).
+"""Perceptual contrast stretching (PCS; SEMamba "+PCS", `models/pcs400.py` of
+RoyChao19477/SEMamba).
 
 Per STFT bin b (n_fft 400, hop 100, symmetric Hamming window), the log1p
 magnitude is scaled by a gain g_b; the phase is kept; the result goes back
@@ -21,7 +22,7 @@ import torch
 
 N_FFT, HOP = 400, 100
 
-# (first bin, last bin inclusive, gain): FACTS §3, the official PCS400 table.
+# (first bin, last bin inclusive, gain): the official PCS400 table (models/pcs400.py).
 _GAIN_BANDS = [
     (0, 2, 1.0), (3, 4, 1.070175439), (5, 7, 1.182456140), (8, 9, 1.287719298),
     (10, 109, 1.4), (110, 129, 1.322807018), (130, 159, 1.238596491),

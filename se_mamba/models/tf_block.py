@@ -9,7 +9,8 @@ frequency (``[B*T, F, C]``). The sequence model of each pass is
 * ``lstm``: a bidirectional LSTM in the same place (LSTM-SENet);
 * ``conformer``: MP-SENet's Conformer with a residual around it.
 
-Multi-head attention (MambAttention, FACTS §4) adds ``x + MHA(LN(x))`` to each
+Multi-head attention (MambAttention, Kühne et al. 2025;
+`models/mambattention_block.py` of NikolaiKyhne/MambAttention) adds ``x + MHA(LN(x))`` to each
 pass. With ``attention="shared"`` one module (``attention``) serves both
 passes of the block. ``"separate"`` gives two modules (``time_attention``,
 ``freq_attention``; the "no weight sharing" ablation) and ``"none"`` none.

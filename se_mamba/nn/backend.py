@@ -42,7 +42,8 @@ def requested_backend(backend=None):
 @functools.lru_cache(maxsize=None)
 def mamba_ssm_ops():
     """``mamba_ssm.ops.selective_scan_interface`` or ``None`` (imported lazily:
-    importing mamba-ssm without its CUDA build raises, see FACTS §13)."""
+    importing mamba-ssm without its CUDA build raises: mamba-ssm 2.3 imports
+    its ``selective_scan_cuda`` extension unconditionally)."""
     try:
         return importlib.import_module("mamba_ssm.ops.selective_scan_interface")
     except Exception:  # ImportError, or its missing compiled CUDA module

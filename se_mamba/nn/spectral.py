@@ -1,5 +1,7 @@
 """The one spectral front end shared by SEMamba, MambAttention, MP-SENet and
-the LSTM baselines (FACTS §1).
+the LSTM baselines (SEMamba, Chao et al., SLT 2024: `models/stfts.py` and
+`recipes/SEMamba_advanced/SEMamba_advanced.yaml` of RoyChao19477/SEMamba;
+MP-SENet, Lu et al., Interspeech 2023).
 
 16 kHz; STFT n_fft 400, Hann window 400, hop 100, centred with reflect
 padding (201 bins); power-law magnitude compression ``|X|^c`` with c = 0.3;
@@ -111,7 +113,8 @@ def amplitude_normalise(noisy, *others, eps=1e-12):
 
 @dataclass
 class CompressedComplexSpec:
-    """The SB models' representation (sgmse / NeMo; FACTS §7): complex STFT with
+    """The SB models' representation (sgmse, Richter et al. 2023, and NeMo's SB
+    enhancement, Jukić et al., Interspeech 2024): complex STFT with
     amplitude compression ``beta * |X|^alpha`` (phase kept), and its exact inverse.
 
     Defaults n_fft 510 (256 bins), hop 128, Hann, alpha 0.5, beta 0.15. Output

@@ -18,7 +18,8 @@ complex estimate of the clean spectrum (data prediction, not a mask).
     T-F decompression (transposed conv) + skip from before compression
     output conv -> Re/Im                [B, F, T] complex
 
-FACTS §7 gives oSpatialNet's parts (grouped conv k 5, groups 8, squeeze to 8,
+oSpatialNet-Mamba (Quan & Li, NBSS, `models/arch/OnlineSpatialNet.py` of
+Audio-WestlakeU/NBSS) gives the parts (grouped conv k 5, groups 8, squeeze to 8,
 narrow-band Mamba d_state 16, d_conv 4); SBM's own sizes are not published,
 so the defaults here are ours and chosen for CPU (docs/sb.md gives the
 parameter count and speed).

@@ -2,7 +2,7 @@
 
 ``W ~ N(0, scale^2)`` is drawn once and kept as a buffer (saved in the
 state dict, never trained): features ``[sin(2 pi log(t) W), cos(2 pi log(t) W)]``
-(FACTS §7, as sgmse's NCSN++ does), then Linear -> SiLU -> Linear.
+(as sgmse's NCSN++ does: `sgmse/backbones/ncsnpp.py`, Richter et al. 2023), then Linear -> SiLU -> Linear.
 """
 import math
 

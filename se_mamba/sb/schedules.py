@@ -3,7 +3,8 @@
 The forward SDE ``dx = f(t) x dt + g(t) dw`` on t in [0, 1] defines
 ``alpha_t = exp(int_0^t f)`` and ``sigma_t^2 = int_0^t g(s)^2 / alpha_s^2 ds``;
 with ``sigma_bar_t^2 = sigma_1^2 - sigma_t^2`` and ``alpha_bar_t = alpha_t / alpha_1``
-the bridge marginal is (Jukić et al.; FACTS §7)
+the bridge marginal is (Jukić et al., "Schrödinger bridge for generative
+speech enhancement", Interspeech 2024)
 
     x_t = alpha_t sigma_bar_t^2 / sigma_1^2 * x0 + alpha_bar_t sigma_t^2 / sigma_1^2 * y
           + alpha_t sigma_bar_t sigma_t / sigma_1 * z,   z ~ N(0, I),
