@@ -2,7 +2,8 @@
 fsync it, rename it into place and fsync the folder, so a killed process (or a
 power cut) never leaves a half-written output, an existing file is replaced in
 one step, and two processes writing into one folder never share a temporary.
-The temporary is removed when writing fails.
+The temporary is removed when writing fails. ``check_output_folder`` checks
+an output location before any work.
 
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp()
@@ -50,6 +51,23 @@ def atomic_path(path, suffix=".tmp"):
             os.remove(tmp)
         raise
     _fsync_folder(folder)
+
+
+def check_output_folder(folder):
+    """Check, before any work, that ``folder`` can take outputs: an existing
+    folder that is writable, or a path whose nearest existing parent is one
+    (it is created with the first output, so a refused run leaves nothing).
+    One line naming the folder and the cause otherwise."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{folder}: exists and is not a folder")
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ValueError(f"{folder}: cannot create the output folder ({probe} is not a folder)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder}: output folder is not writable" if probe == os.path.abspath(folder)
+                         else f"{folder}: cannot create the output folder ({probe} is not writable)")
 
 
 def write_bytes_atomic(path, data):

@@ -60,11 +60,12 @@ def add_model_options(p, model_required=True):
                         "(1 = frame by frame); prints the algorithmic latency")
 
 
-def collect_inputs(inputs, out_dir=None):
-    """([(input path, relative output path)], {extension: files skipped}) from
-    files, folders and list files; an output folder inside an input folder is
-    not scanned (its files would be enhanced again on the next run)."""
-    from ..audio import scan_audio
+def collect_inputs(inputs, out_dir=None, prog="se-mamba enhance"):
+    """[(input path, relative output path)] from files, folders and list
+    files; an output folder inside an input folder is not scanned (its files
+    would be enhanced again on the next run), and the files a folder scan
+    skips are counted in one line on stderr."""
+    from ..audio import describe_skipped, scan_audio
 
     jobs, skipped = [], {}
     for item in inputs:
@@ -85,7 +86,10 @@ def collect_inputs(inputs, out_dir=None):
                         jobs.append((path, os.path.basename(path)))
         else:
             jobs.append((item, os.path.basename(item)))
-    return jobs, skipped
+    if skipped:
+        print(f"{prog}: skipped {describe_skipped(skipped)} file(s): not audio that soundfile reads",
+              file=sys.stderr)
+    return jobs
 
 
 def load_enhancer(args):
@@ -108,13 +112,10 @@ def load_enhancer(args):
 
 
 def run(args):
-    from ..audio import describe_skipped
-    from ..inference.enhancer import check_jobs, check_output_folder
+    from ..fileio import check_output_folder
+    from ..inference.enhancer import check_jobs
 
-    jobs, skipped = collect_inputs(args.inputs, args.out)
-    if skipped:
-        print(f"se-mamba enhance: skipped {describe_skipped(skipped)} file(s): not audio that soundfile reads",
-              file=sys.stderr)
+    jobs = collect_inputs(args.inputs, args.out)
     if not jobs:
         raise ValueError("no audio files found in the inputs")
     check_output_folder(args.out)

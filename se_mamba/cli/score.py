@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from ..fileio import write_text_atomic
+from ..fileio import check_output_folder, write_text_atomic
 
 
 def add_parser(sub):
@@ -52,17 +52,14 @@ def _max_failures_arg(text):
 
 
 def _check_writable(paths):
-    """Create the output folders and check them before any scoring (one-line errors)."""
+    """Check the output files' folders before any scoring (one-line errors) and
+    create them: score writes what it computed even when a later step fails."""
     for path in paths:
-        folder = os.path.dirname(os.path.abspath(path))
         if os.path.isdir(path):
             raise ValueError(f"{path}: is a folder, not a file name")
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
-        if not os.access(folder, os.W_OK):
-            raise ValueError(f"{folder}: output folder is not writable")
+        folder = os.path.dirname(os.path.abspath(path))
+        check_output_folder(folder)
+        os.makedirs(folder, exist_ok=True)
 
 
 def _systems(args):

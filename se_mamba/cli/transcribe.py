@@ -37,15 +37,12 @@ def add_parser(sub):
 def run(args):
     from tqdm import tqdm
 
-    from ..audio import describe_skipped
-    from ..inference.enhancer import check_jobs, check_output_folder
+    from ..fileio import check_output_folder
+    from ..inference.enhancer import check_jobs
     from ..inference.pipeline import EnhanceThenTranscribe
 
     keep_dir = args.enhanced_dir if args.enhanced_dir and not args.no_enhance else None
-    jobs, skipped = collect_inputs(args.inputs, keep_dir)
-    if skipped:
-        print(f"se-mamba transcribe: skipped {describe_skipped(skipped)} file(s): not audio that soundfile reads",
-              file=sys.stderr)
+    jobs = collect_inputs(args.inputs, keep_dir, prog="se-mamba transcribe")
     if not jobs:
         raise ValueError("no audio files found in the inputs")
     if keep_dir:

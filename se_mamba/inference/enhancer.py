@@ -93,23 +93,6 @@ def check_hub_source(source, timeout=5.0):
         raise ValueError(f"{source}: no such folder, and {endpoint} cannot be reached (offline? {reason})") from None
 
 
-def check_output_folder(folder):
-    """Check, before any work, that ``folder`` can take outputs: an existing
-    folder that is writable, or a path whose nearest existing parent is one
-    (it is created with the first output, so a refused run leaves nothing).
-    One line naming the folder and the cause otherwise."""
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError(f"{folder}: exists and is not a folder")
-    probe = os.path.abspath(folder)
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ValueError(f"{folder}: cannot create the output folder ({probe} is not a folder)")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"{folder}: output folder is not writable" if probe == os.path.abspath(folder)
-                         else f"{folder}: cannot create the output folder ({probe} is not writable)")
-
-
 def check_jobs(jobs):
     """``[(input, output)]`` unchanged, or ValueError when two inputs would
     write one output (the second would silently replace the first) or an

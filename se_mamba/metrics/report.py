@@ -86,14 +86,23 @@ def _reference_problem(ref):
     return ""
 
 
-def _guarded(name, errors, fn, *args):
-    """``fn(*args)`` as one cell: any exception or non-finite value is that
-    metric's recorded failure (``name: reason``), never the run's."""
+def _attempt(name, errors, fn, *args):
+    """``fn(*args)``, or None with ``name: reason`` recorded in ``errors``: a
+    metric's failure is its own, never the run's."""
     try:
-        value = float(fn(*args))
+        return fn(*args)
     except Exception as exc:  # noqa: BLE001 - metric libraries raise anything; the cell records it
         errors.append(f"{name}: {str(exc).strip() or type(exc).__name__}")
+        return None
+
+
+def _guarded(name, errors, fn, *args):
+    """``fn(*args)`` as one cell: an exception or a non-finite value is that
+    metric's recorded failure and the cell is NaN."""
+    value = _attempt(name, errors, fn, *args)
+    if value is None:
         return math.nan
+    value = float(value)
     if not math.isfinite(value):
         errors.append(f"{name}: not a finite number")
     return value
@@ -138,13 +147,7 @@ def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faith
         wanted = [k for k in ("csig", "cbak", "covl") if k in metrics]
         if wanted:  # its PESQ serves as pesq_wb too (also when it failed: same error)
             comp_errors = []
-            comp = {}
-
-            def run_composite():
-                comp.update(composite(ref, est, fs, composite_mode))
-                return 0.0
-
-            _guarded("composite", comp_errors, run_composite)
+            comp = _attempt("composite", comp_errors, composite, ref, est, fs, composite_mode) or {}
             for k in wanted + (["pesq_wb"] if "pesq_wb" in metrics else []):
                 row[k] = comp.get(k, math.nan)
             errors += comp_errors + ([comp["error"]] if comp.get("error") else [])
@@ -156,8 +159,7 @@ def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faith
                 continue
             row[m] = _guarded(m, errors, _SINGLE[m], ref, est, fs)
     if any(m in DNSMOS_KEYS for m in metrics):
-        dns = {}
-        _guarded("dnsmos", errors, lambda: dns.update(_dnsmos()(est, fs)) or 0.0)
+        dns = _attempt("dnsmos", errors, lambda: _dnsmos()(est, fs)) or {}
         row.update({k: float(v) for k, v in dns.items() if k in metrics})
     row["error"] = "; ".join(errors)
     return row

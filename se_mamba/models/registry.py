@@ -103,8 +103,7 @@ def resolved_config(name, **overrides):
 
         full.update(_signature_defaults(TFBlock.__init__, skip=("self", "channels", "causal")))
         full = _merge(full, cls.block_defaults)
-    full = {k: v for k, v in _merge(full, kwargs).items()}
-    return _plain(full)
+    return _plain(_merge(full, kwargs))
 
 
 def build_model(name, **overrides):
