@@ -63,11 +63,12 @@ def parse_args_or_work(parser, worker):
     return args
 
 
-def run_worker(script, spec, timeout):
-    """Run ``script --worker SPEC`` in a fresh process; (result dict, error)."""
+def run_worker(script, spec, timeout, env=None):
+    """Run ``script --worker SPEC`` in a fresh process (environment ``env``,
+    default this one's); (result dict, error)."""
     cmd = [sys.executable, os.path.abspath(script), "--worker", json.dumps(spec)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return None, f"timeout>{timeout}s"
     if out.returncode != 0:

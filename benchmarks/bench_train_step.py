@@ -1,39 +1,72 @@
 #!/usr/bin/env python
-"""Seconds per training step of the demo model (generator losses, backward, AdamW).
+"""Seconds per training step (generator losses, backward, AdamW) on this CPU,
+and how much of the machine's matrix throughput a step uses.
 
-    python benchmarks/bench_train_step.py [--out docs/bench_train_step.md]
+    python benchmarks/bench_train_step.py [--baseline REV] [--out docs/bench_train_step.md]
 
-Each case runs in a fresh process with its own thread count: the demo's
-small SEMamba (16 channels, 2 blocks) and an 8-channel variant, 1 s and 2 s
-crops, batch 4 or 2, 1 or 2 intra-op threads; median of 3 steps after one
-warm-up. The last line profiles one step of the demo case (share of
-convolution backward and of the selective scan).
+Cases: the demo model (SEMamba advanced, 16 channels, 2 blocks; batch 4 x 1 s;
+1 and 2 threads) and the paper's SEMamba advanced (64 channels, 4 blocks;
+batch 4 x 2 s, the step issue 19 names). Each case runs in fresh processes;
+a process times 3 steps after one warm-up and the table gives the median of
+all timed steps.
+
+``--baseline REV`` also runs every case on the package as it was at the git
+revision REV (extracted with ``git archive`` into a temporary folder and put
+first on ``PYTHONPATH``), alternating baseline and current processes, so the
+speed-up is a ratio measured in one run on one machine.
+
+"counted GFLOP" is what ``torch.utils.flop_counter`` counts in one step:
+convolutions and matrix products, forward and backward (multiply-add = 2);
+the selective scan and the elementwise work are not in it. "% of matmul" is
+that count per second against a float32 2048 x 2048 matmul measured in the
+same run with the same threads: the share of the machine's peak the step
+turns into counted arithmetic.
 """
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import parse_args_or_work, publish, run_worker  # noqa: E402
 
-CASES = [  # channels, batch, samples, threads
-    (16, 4, 16000, 2), (16, 4, 16000, 1), (16, 2, 16000, 1), (16, 4, 32000, 2), (8, 4, 16000, 2)]
+# name, channels, blocks, d_state, expand, batch, samples, threads
+CASES = [
+    ("demo", 16, 2, 8, 2, 4, 16000, 2),
+    ("demo", 16, 2, 8, 2, 4, 16000, 1),
+    ("paper", 64, 4, 16, 4, 4, 32000, 2),
+]
+REPEATS = 2  # processes per case and tree
 
 
 def worker(spec):
     import torch
 
+    kind = spec[0]
+    if kind == "matmul":
+        torch.set_num_threads(spec[1])
+        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        return {"gflops": 10 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9}
+
     from se_mamba.losses import GeneratorLoss
     from se_mamba.models import build_model
     from se_mamba.nn.spectral import amplitude_normalise
 
-    ch, batch, n, threads, profile = spec
+    _, ch, blocks, d_state, expand, batch, n, threads = spec[:8]
+    mode = spec[8]
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    g = build_model("semamba_advanced", channels=ch, num_blocks=2, mamba=dict(d_state=8, d_conv=4, expand=2))
-    fe, loss, opt = g.front_end, GeneratorLoss(), torch.optim.AdamW(g.parameters(), 3e-3)
+    g = build_model("semamba_advanced", channels=ch, num_blocks=blocks,
+                    mamba=dict(d_state=d_state, d_conv=4, expand=expand))
+    fe, loss, opt = g.front_end, GeneratorLoss(), torch.optim.AdamW(g.parameters(), 3e-4)
     noisy, clean = torch.randn(batch, n) * 0.1, torch.randn(batch, n) * 0.1
 
     def step():
@@ -48,38 +81,118 @@ def worker(spec):
         total.backward()
         opt.step()
 
-    step()
-    if profile:
-        from torch.profiler import ProfilerActivity, profile as prof
+    if mode == "profile":  # share of self CPU time by operator, one step after a warm-up
+        from torch.profiler import ProfilerActivity, profile
 
-        with prof(activities=[ProfilerActivity.CPU]) as p:
+        step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
             step()
-        ev = {e.key: e.self_cpu_time_total for e in p.key_averages()}
-        total = sum(ev.values())
-        scan = sum(v for k, v in ev.items() if "FusedScan" in k)
-        return {"conv_bwd": ev.get("aten::convolution_backward", 0) / total, "scan": scan / total}
+        ev = sorted(((e.self_cpu_time_total, e.key) for e in prof.key_averages()), reverse=True)
+        total = sum(t for t, _ in ev)
+        return {"ops": [[k, t / 1e3, t / total] for t, k in ev[:12]], "total_ms": total / 1e3}
+    if mode == "count":
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as fc:
+            step()
+        return {"gflop": fc.get_total_flops() / 1e9}
+    step()
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"s": statistics.median(times), "params": sum(q.numel() for q in g.parameters())}
+    return {"times": times}
+
+
+def extract(rev):
+    """The tree at ``rev`` in a temporary folder (for PYTHONPATH)."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                          check=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="se_mamba_baseline_")
+    archive = subprocess.run(["git", "archive", rev, "se_mamba"], capture_output=True, check=True, cwd=root)
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    return tmp
+
+
+def timed_case(case, tree):
+    env = None
+    if tree is not None:
+        env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res, err = run_worker(__file__, [*case, "time"], timeout=900, env=env)
+    return (res["times"] if res else []), err
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--baseline", default=None, metavar="REV",
+                   help="also time the package as of this git revision, in the same run")
+    p.add_argument("--profile", action="store_true",
+                   help="also profile one step of the demo case (and of the baseline)")
     p.add_argument("--out", default=None)
     args = parse_args_or_work(p, worker)
-    lines = ["| channels | parameters | batch x crop | threads | s / step |", "|---|---|---|---|---|"]
-    for ch, batch, n, threads in CASES:
-        res, err = run_worker(__file__, [ch, batch, n, threads, False], timeout=600)
-        cell = err or f"{res['s']:.2f}"
-        lines.append(f"| {ch} | {res['params'] if res else '?'} | {batch} x {n / 16000:g} s | {threads} | {cell} |")
-        print(lines[-1], flush=True)
-    res, err = run_worker(__file__, [16, 4, 16000, 2, True], timeout=600)
-    prof_line = err or (f"Profile of the demo case (16 channels, 4 x 1 s, 2 threads): convolution backward "
-                        f"{100 * res['conv_bwd']:.0f}% of CPU self time, selective scan {100 * res['scan']:.0f}%.")
-    publish("\n".join(["# Training step time of the demo model (2 CPU cores)", "", *lines, "", prof_line]), args.out)
+    base_tree = extract(args.baseline) if args.baseline else None
+    try:
+        peak = {}
+        for threads in sorted({c[-1] for c in CASES}):
+            res, err = run_worker(__file__, ["matmul", threads], timeout=300)
+            peak[threads] = res["gflops"] if res else float("nan")
+            print(f"float32 2048 x 2048 matmul, {threads} thread(s): {peak[threads]:.0f} GFLOP/s", flush=True)
+        head = "| model | batch x crop | threads | counted GFLOP / step | s / step | % of matmul |"
+        rule = "|---|---|---|---|---|---|"
+        if base_tree:
+            head += f" s / step at {args.baseline} | speed-up |"
+            rule += "---|---|"
+        lines = [head, rule]
+        for case in CASES:
+            name, ch, blocks, _, _, batch, n, threads = case
+            res, err = run_worker(__file__, [*case, "count"], timeout=900)
+            gflop = res["gflop"] if res else float("nan")
+            cur, base, errs = [], [], []
+            for _ in range(REPEATS):
+                if base_tree:
+                    t, e = timed_case(case, base_tree)
+                    base += t
+                    errs += [e] if e else []
+                t, e = timed_case(case, None)
+                cur += t
+                errs += [e] if e else []
+            if not cur:
+                lines.append(f"| {name} | {batch} x {n / 16000:g} s | {threads} | failed: {'; '.join(errs)} |")
+                print(lines[-1], flush=True)
+                continue
+            s = statistics.median(cur)
+            label = f"{name} ({ch} ch, {blocks} blocks)"
+            row = (f"| {label} | {batch} x {n / 16000:g} s | {threads} | {gflop:.1f} | {s:.3f} | "
+                   f"{100 * gflop / s / peak[threads]:.0f}% |")
+            if base_tree:
+                b = statistics.median(base) if base else float("nan")
+                row += f" {b:.3f} | {b / s:.2f}x |"
+            lines.append(row)
+            print(row, flush=True)
+        notes = ["float32 2048 x 2048 matmul on this machine: "
+                 + ", ".join(f"{peak[t]:.0f} GFLOP/s with {t} thread(s)" for t in sorted(peak)) + "."]
+        if base_tree:
+            notes.append(f"Baseline and current processes alternate ({REPEATS} each, 3 timed steps each); "
+                         "medians of all timed steps.")
+        if args.profile:
+            trees = [("this version", None)] + ([(args.baseline, base_tree)] if base_tree else [])
+            for label, tree in trees:
+                env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
+                res, err = run_worker(__file__, [*CASES[0], "profile"], timeout=900, env=env)
+                notes += ["", f"Profile of one demo step (2 threads), {label}"
+                          + (f": {err}" if err else f", {res['total_ms']:.0f} ms of self CPU time:"), ""]
+                if res:
+                    notes += ["| operator | ms | share |", "|---|---|---|"]
+                    notes += [f"| `{k}` | {ms:.1f} | {100 * f:.1f}% |" for k, ms, f in res["ops"]]
+        publish("\n".join(["# Training step time (CPU)", "",
+                           f"`python benchmarks/bench_train_step.py"
+                           f"{' --baseline ' + args.baseline if args.baseline else ''}"
+                           f"{' --profile' if args.profile else ''}`", "",
+                           *lines, "", *notes]), args.out)
+    finally:
+        if base_tree:
+            shutil.rmtree(base_tree, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ results=${RESULTS_MD:-}
 results_asr=${RESULTS_ASR_MD:-}
 pretrained_dir=${PRETRAINED_DIR:-}
 asr=whisper:tiny.en     # Whisper tiny.en, bundled (se_mamba.asr.WhisperASR)
-# corpus size (the demo's default generates in well under 2 minutes)
-n_train=${N_TRAIN:-400}
+# corpus size (the demo's default generates in about 2 minutes)
+n_train=${N_TRAIN:-600}
 n_valid=${N_VALID:-24}
 n_test=${N_TEST:-40}
 corpus_seed=${CORPUS_SEED:-1234}

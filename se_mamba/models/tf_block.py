@@ -19,6 +19,7 @@ sequence model. ``axis_order="freq_first"`` swaps the two passes (another
 ablation).
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..nn import MambaBlock
@@ -216,8 +217,13 @@ class TFBlock(nn.Module):
         if self.sequence == "conformer":
             x = x + y
         else:
+            # the official 1x1 ConvTranspose1d (its weight [in, out, 1] loads
+            # as is) applied as the matrix product it is, on the channels-last
+            # sequence: conv_transpose1d wants [B, C, L], and the two
+            # transposes and its backward cost 6x the product (measured,
+            # docs/performance.md)
             proj = self.tlinear if axis == "time" else self.flinear
-            x = x + proj(y.transpose(1, 2)).transpose(1, 2)
+            x = x + F.linear(y, proj.weight[:, :, 0].t(), proj.bias)
         if attn is not None and self.attention_position == "after":
             x = x + attn(x, mask)
         return x

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backend import causal_conv1d_available, mamba_ssm_ops, resolve_backend
+from .causal_conv import causal_conv1d_silu
 from .selective_scan import selective_scan_fn
 
 
@@ -154,15 +155,14 @@ class Mamba(nn.Module):
         z = F.linear(h, w[d:], None if b is None else b[d:])
 
         # Depthwise causal convolution over time (left context from the state).
+        K = self.d_conv
         if state is None:
-            xc = F.conv1d(x.transpose(1, 2), self.conv1d.weight, self.conv1d.bias,
-                          padding=self.d_conv - 1, groups=d)[..., :L]
-            ctx = F.pad(x, (0, 0, max(0, self.d_conv - 1 - L), 0))[:, -(self.d_conv - 1):]
+            context = None
+            ctx = F.pad(x, (0, 0, max(0, K - 1 - L), 0))[:, -(K - 1):]
         else:
-            xp = torch.cat([state.conv.to(x.dtype), x], dim=1)
-            xc = F.conv1d(xp.transpose(1, 2), self.conv1d.weight, self.conv1d.bias, groups=d)
-            ctx = xp[:, -(self.d_conv - 1):]
-        x = self.act(xc).transpose(1, 2).contiguous()
+            context = state.conv.to(x.dtype)
+            ctx = torch.cat([context, x], dim=1)[:, -(K - 1):]
+        x = causal_conv1d_silu(x, self.conv1d.weight, self.conv1d.bias, context, backend=backend)
 
         x_dbl = F.linear(x, self.x_proj.weight)
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)

@@ -13,7 +13,7 @@ delta_bias: [d]``, optional initial state ``h0: [B, d, N]``.
 
 Neither backend ever materialises a ``B*L*d*N`` tensor:
 
-* ``fused`` (default): ``csrc/selective_scan_cpu.cpp``, vectorised over
+* ``fused`` (default): ``csrc/mamba_cpu.cpp``, vectorised over
   channels, state kept in cache; its backward recomputes chunks of 16 steps
   from stored chunk-boundary states and runs the adjoint recurrence.
 * ``torch``: the same chunked algorithm with PyTorch ops (chunks of
