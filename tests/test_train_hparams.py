@@ -75,7 +75,7 @@ def test_pcs_flag_must_be_a_boolean():
 SB_FULL = os.path.join(ROOT, "hparams", "train", "sb.yaml")
 SB_MINI = os.path.join(ROOT, "hparams", "train", "mini_sb.yaml")
 SB_MODELS = ["sbm", "sbm_causal", "sb_ncsnpp", "mamba_base"]
-# docs/sb.md's parameter table
+# docs/bridge.md's parameter table
 SB_PARAMS = {"sbm": 1_017_314, "sbm_causal": 853_474, "sb_ncsnpp": 1_479_202, "mamba_base": 950_626}
 SB_SMALL = {"sbm": 369_586, "sb_ncsnpp": 306_930, "mamba_base": 332_082}
 

@@ -12,7 +12,7 @@ its noisy input here, as sgmse's data module does (``normalize="noisy"``), so
 the data pipeline leaves the levels alone (``train_normalisation: null``).
 
 Extra hparams: ``ema`` (optional), ``valid_sb_steps`` (1), ``modules.generator``
-an :class:`se_mamba.sb.enhancer.SBEnhancer`.
+an :class:`se_mamba.bridge.enhancer.SBEnhancer`.
 """
 import speechbrain as sb
 import torch
@@ -21,7 +21,7 @@ from .base import unwrap
 from .enhancement import SEBrain
 
 
-class SBBrain(SEBrain):
+class BridgeBrain(SEBrain):
     def _model(self):
         return unwrap(self.modules.generator)
 

@@ -1,7 +1,7 @@
 """The model zoo: SEMamba (advanced, causal, basic), MambAttention and its
 ablations, MP-SENet and the LSTM baselines; PCS; the registry."""
 from .basic import SEMambaBasic
-from .checkpoint import load_official_checkpoint
+from .official_weights import load_official_checkpoint
 from .magphase import LSTMSENet, MagPhaseNet, MambAttention, MPSENet, SEMamba
 from .pcs import perceptual_contrast_stretch
 from .registry import build_model, list_models

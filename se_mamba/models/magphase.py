@@ -8,7 +8,7 @@ MP-SENet and the LSTM baselines share one skeleton (SEMamba `models/generator.py
 
 The block list carries each original's name (``TSMamba``,
 ``TFMambAttention``, ``TSConformer``), so released ``{'generator': ...}``
-checkpoints load with ``strict=True`` (see :mod:`se_mamba.models.checkpoint`).
+checkpoints load with ``strict=True`` (see :mod:`se_mamba.models.official_weights`).
 """
 import torch
 from torch import nn

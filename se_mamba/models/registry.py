@@ -16,7 +16,7 @@ import inspect
 
 from .basic import SEMambaBasic
 from .magphase import LSTMSENet, MagPhaseNet, MambAttention, MPSENet, SEMamba
-from ..sb.enhancer import SBM, MambaBase, SBNCSNpp
+from ..bridge.enhancer import SBM, MambaBase, SBNCSNpp
 
 # name -> (class, paper defaults, one-line description)
 MODELS = {

@@ -66,7 +66,7 @@ def fetch_checkpoint(name, mirror=None, progress=True):
 def packed_released(name, mirror=None, progress=True):
     """A packed folder of the released checkpoint ``name`` (fetched and packed once)."""
     from ..recipe.pack import write_package
-    from .checkpoint import load_official_checkpoint
+    from .official_weights import load_official_checkpoint
 
     rel = released(name)
     out = os.path.join(cache_dir(), "released", name, "packed")

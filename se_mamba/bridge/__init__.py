@@ -1,4 +1,4 @@
-"""Schrödinger bridge (SB) between clean and noisy speech (docs/sb.md).
+"""Schrödinger bridge (SB) between clean and noisy speech (docs/bridge.md).
 
 * ``schedules.py``: VE, VP and Bridge-gmax schedules and the bridge marginals;
 * ``samplers.py``: one step at T = 1, first-order SB-ODE and SB-SDE;
@@ -12,7 +12,7 @@
 The representation (compressed complex STFT) lives with the other STFT
 helpers (``se_mamba.nn.spectral.CompressedComplexSpec``), the loss with the
 other losses (``se_mamba.losses.BridgeLoss``), the Brain with the other
-Brains (``se_mamba.brains.SBBrain``).
+Brains (``se_mamba.brains.BridgeBrain``).
 """
 from .embedding import GaussianFourierEmbedding
 from .enhancer import SBM, MambaBase, SBEnhancer, SBNCSNpp

@@ -21,7 +21,7 @@ complex estimate of the clean spectrum (data prediction, not a mask).
 oSpatialNet-Mamba (Quan & Li, NBSS, `models/arch/OnlineSpatialNet.py` of
 Audio-WestlakeU/NBSS) gives the parts (grouped conv k 5, groups 8, squeeze to 8,
 narrow-band Mamba d_state 16, d_conv 4); SBM's own sizes are not published,
-so the defaults here are ours and chosen for CPU (docs/sb.md gives the
+so the defaults here are ours and chosen for CPU (docs/bridge.md gives the
 parameter count and speed).
 
 Causal option (streaming): every convolution over time is left-padded, the

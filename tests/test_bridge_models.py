@@ -1,4 +1,4 @@
-"""SB models (SBM, SB-NCSN++, Mamba-base), their loss, EMA, SBBrain and the mini_reverb recipe."""
+"""SB models (SBM, SB-NCSN++, Mamba-base), their loss, EMA, BridgeBrain and the mini_reverb recipe."""
 import json
 import os
 import subprocess
@@ -13,7 +13,7 @@ from hyperpyyaml import load_hyperpyyaml
 from se_mamba.brains.ema import EMA
 from se_mamba.losses import BridgeLoss
 from se_mamba.models import build_model
-from se_mamba.sb.backbone import SBMBackbone
+from se_mamba.bridge.backbone import SBMBackbone
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 SB_YAML = os.path.join(ROOT, "hparams", "train", "mini_sb.yaml")
@@ -32,7 +32,7 @@ def cspec(B=1, F=256, T=24, seed=0):
 
 # ------------------------------------------------------------ architecture
 def test_default_sizes_are_the_documented_ones():
-    # docs/sb.md and hparams/models/*.yaml state these counts
+    # docs/bridge.md and hparams/models/*.yaml state these counts
     assert n_params(build_model("sbm")) == 1_017_314
     assert n_params(build_model("sbm_causal")) == 853_474
     assert n_params(build_model("mamba_base")) == 950_626
@@ -188,14 +188,14 @@ def test_sb_training_step_under_bf16_autocast(tiny_corpus, tmp_path, name):
     with open(SB_YAML) as f:
         hp = load_hyperpyyaml(f, {"data_folder": tiny_corpus, "output_folder": str(tmp_path), "model_name": name,
                                   "model_sizes": tiny_sizes(name)})
-    from se_mamba.brains import SBBrain
+    from se_mamba.brains import BridgeBrain
     from se_mamba.dataio import make_dataset
 
     seen = []
     hp["generator"].net.register_forward_hook(
         lambda m, a, out: seen.append((torch.get_autocast_dtype("cpu"), torch.is_autocast_enabled("cpu"),
                                        out.dtype)))
-    brain = SBBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu", "precision": "bf16"},
+    brain = BridgeBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu", "precision": "bf16"},
                     checkpointer=None)
     brain.init_optimizers()
     batch = next(iter(sb.dataio.dataloader.make_dataloader(
@@ -212,10 +212,10 @@ def test_few_sb_training_steps_lower_the_loss(tiny_corpus, tmp_path, name):
     with open(SB_YAML) as f:
         hp = load_hyperpyyaml(f, {"data_folder": tiny_corpus, "output_folder": str(tmp_path), "model_name": name,
                                   "model_sizes": tiny_sizes(name), "lr": 0.003})
-    from se_mamba.brains import SBBrain
+    from se_mamba.brains import BridgeBrain
     from se_mamba.dataio import make_dataset
 
-    brain = SBBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu"}, checkpointer=None)
+    brain = BridgeBrain(modules=hp["modules"], hparams=hp, run_opts={"device": "cpu"}, checkpointer=None)
     brain.init_optimizers()
     ds = make_dataset(hp["train_manifest"], tiny_corpus, segment=8000)
     batch = next(iter(sb.dataio.dataloader.make_dataloader(ds, batch_size=2)))
@@ -289,3 +289,22 @@ def test_mini_reverb_recipe_trains_enhances_with_sb_steps_and_packs(tmp_path):
     weights = {k[len("module."):]: v for k, v in ema_state.items() if k.startswith("module.")}
     assert weights.keys() == trained.state_dict().keys()
     assert all(torch.equal(v, trained.state_dict()[k]) for k, v in weights.items())
+
+
+def test_the_old_brain_name_of_packages_made_before_the_rename_still_resolves():
+    """Packages packed before the rename name ``se_mamba.brains.SBBrain`` in
+    their training configuration; it resolves to BridgeBrain, with a warning."""
+    import os
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    import se_mamba.brains as brains
+
+    old = os.path.join(os.path.dirname(__file__), "data", "packed", "mini_reverb_sbm", "train_hyperparams.yaml")
+    with open(old) as f:
+        assert "!name:se_mamba.brains.SBBrain" in f.read()
+    with pytest.warns(DeprecationWarning, match="BridgeBrain"):
+        cls = load_hyperpyyaml("brain_class: !name:se_mamba.brains.SBBrain\n")["brain_class"]
+    assert cls is brains.BridgeBrain
+    with pytest.raises(AttributeError):
+        brains.NoSuchBrain  # noqa: B018

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from se_mamba.sb import SBVE, SBVP, SBGmax, build_schedule, sample
-from se_mamba.sb.samplers import ode_step, sde_step
+from se_mamba.bridge import SBVE, SBVP, SBGmax, build_schedule, sample
+from se_mamba.bridge.samplers import ode_step, sde_step
 
 SCHEDULES = [SBVE(), SBVE(k=3.0, c=0.2), SBVP(), SBGmax()]
 IDS = ["ve", "ve2", "vp", "gmax"]
@@ -88,7 +88,7 @@ def test_ode_sampler_visits_the_bridge_means_with_an_oracle(sch, steps):
 def test_a_wrong_ode_step_fails_the_oracle_check(monkeypatch):
     """The oracle check sees the intermediate maths: a step with one wrong
     coefficient (ours, mutated) fails it; the last step alone would not."""
-    import se_mamba.sb.samplers as samplers
+    import se_mamba.bridge.samplers as samplers
 
     right = samplers.ode_step
 
@@ -145,7 +145,7 @@ def test_the_network_is_never_asked_below_t_eps():
 
 def test_sbm_built_directly_is_the_registry_bridge():
     from se_mamba.models import build_model
-    from se_mamba.sb import SBM
+    from se_mamba.bridge import SBM
 
     direct, registry = SBM(backbone={"hidden": 8, "num_layers": 1}), build_model("sbm", backbone={"hidden": 8,
                                                                                                    "num_layers": 1})
@@ -193,7 +193,7 @@ def test_compressed_complex_representation_round_trips():
 
 
 def test_fourier_time_embedding_is_fixed_not_trained():
-    from se_mamba.sb.embedding import GaussianFourierEmbedding
+    from se_mamba.bridge.embedding import GaussianFourierEmbedding
 
     emb = GaussianFourierEmbedding(64, 32, generator=torch.Generator().manual_seed(0))
     assert "W" in dict(emb.named_buffers()) and "W" not in dict(emb.named_parameters())
