@@ -115,11 +115,15 @@ def extract(rev):
     return tmp
 
 
+def tree_env(tree):
+    """The environment of a worker that imports se_mamba from ``tree`` (None: this checkout)."""
+    if tree is None:
+        return None
+    return {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
 def timed_case(case, tree):
-    env = None
-    if tree is not None:
-        env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    res, err = run_worker(__file__, [*case, "time"], timeout=900, env=env)
+    res, err = run_worker(__file__, [*case, "time"], timeout=900, env=tree_env(tree))
     return (res["times"] if res else []), err
 
 
@@ -178,8 +182,7 @@ def main():
         if args.profile:
             trees = [("this version", None)] + ([(args.baseline, base_tree)] if base_tree else [])
             for label, tree in trees:
-                env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
-                res, err = run_worker(__file__, [*CASES[0], "profile"], timeout=900, env=env)
+                res, err = run_worker(__file__, [*CASES[0], "profile"], timeout=900, env=tree_env(tree))
                 notes += ["", f"Profile of one demo step (2 threads), {label}"
                           + (f": {err}" if err else f", {res['total_ms']:.0f} ms of self CPU time:"), ""]
                 if res:

@@ -95,8 +95,6 @@ class Mamba(nn.Module):
             bias=conv_bias,
             **factory,
         )
-        self.activation = "silu"
-        self.act = nn.SiLU()
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False, **factory)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True, **factory)
 
@@ -154,7 +152,8 @@ class Mamba(nn.Module):
         x = F.linear(h, w[:d], None if b is None else b[:d])
         z = F.linear(h, w[d:], None if b is None else b[d:])
 
-        # Depthwise causal convolution over time (left context from the state).
+        # Depthwise causal convolution over time (left context from the state)
+        # and mamba-ssm's SiLU after it, in one call.
         K = self.d_conv
         if state is None:
             context = None
