@@ -220,8 +220,8 @@ class TFBlock(nn.Module):
             # the official 1x1 ConvTranspose1d (its weight [in, out, 1] loads
             # as is) applied as the matrix product it is, on the channels-last
             # sequence: conv_transpose1d wants [B, C, L], and the two
-            # transposes and its backward cost 6x the product (measured,
-            # docs/performance.md)
+            # transposes and its backward cost far more than the product
+            # (docs/performance.md)
             proj = self.tlinear if axis == "time" else self.flinear
             x = x + F.linear(y, proj.weight[:, :, 0].t(), proj.bias)
         if attn is not None and self.attention_position == "after":

@@ -4,8 +4,8 @@ Channels-last in and out (``[B, L, d]``, the layout of the rest of the layer).
 On CPU the fused kernel (``csrc/mamba_cpu.cpp``, loaded with the scan) does
 both in one pass each way; PyTorch's ``conv1d`` wants ``[B, d, L]``, and the
 two transposes, the SiLU and their backward passes (a strided
-``silu_backward`` among them) made this convolution about a sixth of a
-training step of the demo model (``docs/performance.md``). Elsewhere, and
+``silu_backward`` among them) were a large share of a training step of the
+demo model (the profiles in ``docs/bench_train_step.md``). Elsewhere, and
 with ``backend="torch"``, it is ``nn.Conv1d``'s computation.
 
 Example
