@@ -114,6 +114,28 @@ def test_lpc_recovers_an_ar_process():
     assert np.allclose(lpc(x, order=2), a, atol=0.02)
 
 
+def test_lpc_keeps_the_bits_of_the_full_autocorrelation():
+    """Only the needed lags are summed (speed); the corpus bytes must not move:
+    the polynomial equals, bit for bit, the one from np.correlate's full
+    autocorrelation (the original computation)."""
+    from scipy.linalg import solve_toeplitz
+
+    rng = np.random.default_rng(3)
+    for n in (4001, 23456, 48000):
+        x = lfilter_ar(rng.standard_normal(n))
+        y = x - x.mean()
+        r = np.correlate(y, y, mode="full")[y.size - 1: y.size + 12]
+        r[0] *= 1.0 + 1e-9
+        ref = np.concatenate([[1.0], solve_toeplitz(r[:12], -r[1:13])])
+        assert np.array_equal(lpc(x, order=12), ref)
+
+
+def lfilter_ar(e):
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -1.2, 0.5], e)
+
+
 def test_rir_target_keeps_direct_and_early_part():
     rir, n_early = synth_rir(np.random.default_rng(0), rt60=0.5, early_ms=50.0)
     assert rir[0] == pytest.approx(1.0) and n_early == 800

@@ -187,6 +187,9 @@ def test_recipe_stages_1_to_6_end_to_end(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert _source_tree_state() == tree  # no file of the checkout was written
     exp = tmp_path / "exp" / "semamba_small"
+    # stage 1 built (or found) the CPU kernels in the background, and said which scan runs
+    built = (exp / "logs" / "kernel_build.log").read_text().strip().splitlines()[-1]
+    assert built.startswith(("fused C++ kernel loaded (", "unavailable (")) and f"kernels: {built}" in out.stdout
     enhanced = json.loads((exp / "enhanced" / "test" / "enhanced.json").read_text())
     assert len(enhanced) == 2 and all(os.path.exists(v["enhanced_wav"]) for v in enhanced.values())
     text = results.read_text()

@@ -137,7 +137,22 @@ enh_main() {
 
     if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
         log "Stage 1: data preparation -> ${data_dir}"
+        # training compiles the fused CPU kernels on first use (about 20 s of one
+        # core); data preparation leaves a core idle part of the time, so build them now
+        local kernel_build=""
+        if [ "${stop_stage}" -ge 2 ] && [ -z "${pretrained}" ]; then
+            "${python}" -c "from se_mamba.nn.scan_kernel import kernel_status; print(kernel_status())" \
+                > "${exp}/logs/kernel_build.log" 2>&1 &
+            kernel_build=$!
+        fi
         run_logged "${exp}/logs/stage1.log" prepare_data
+        if [ -n "${kernel_build}" ]; then
+            if wait "${kernel_build}"; then
+                log "kernels: $(tail -n 1 "${exp}/logs/kernel_build.log")"
+            else
+                log "kernel build in the background failed (${exp}/logs/kernel_build.log); training retries it"
+            fi
+        fi
     fi
     if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
         if [ -n "${pretrained}" ]; then
