@@ -42,6 +42,7 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from speechbrain.utils.distributed import is_distributed_initialized
 from tqdm import tqdm
 
+from ..interface import require_enhancement_model
 from ..metrics.pool import WorkerPool
 from ..metrics.report import score_pair
 
@@ -102,6 +103,9 @@ class EnhancementBrain(sb.Brain):
     """
 
     phases = (None,)  # the optimiser groups that step in turn (MetricGAN: D then G)
+    # the data pipeline applies the model's input normalisation to training items
+    # (``train_normalisation``); False: the Brain applies it to each crop itself
+    pipeline_normalises = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,6 +117,22 @@ class EnhancementBrain(sb.Brain):
         self.phase = None
         self._nonfinite = {p: False for p in self.phases}
         self.valid_loader = None
+
+    def on_fit_start(self):
+        self.check_train_normalisation()
+        super().on_fit_start()
+
+    def check_train_normalisation(self):
+        """Training sees inputs normalised as the model normalises them at
+        inference (its ``input_normalisation``), or the run stops here."""
+        model = require_enhancement_model(self.modules.generator, type(self).__name__)
+        have = getattr(self.hparams, "train_normalisation", None)
+        want = model.input_normalisation if self.pipeline_normalises else None
+        if have != want:
+            how = (f"the data pipeline must apply it: train_normalisation: {want}" if self.pipeline_normalises
+                   else f"{type(self).__name__} normalises each crop itself: train_normalisation: null")
+            raise ValueError(f"train_normalisation is {have!r}, but {type(model).__name__} is used with input "
+                             f"normalisation {model.input_normalisation!r}; {how}")
 
     # -------------------------------------------------------- optimisers
     def init_optimizers(self):

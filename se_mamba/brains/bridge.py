@@ -22,6 +22,8 @@ from .enhancement import SEBrain
 
 
 class BridgeBrain(SEBrain):
+    pipeline_normalises = False  # each crop by its own noisy peak (sgmse), in compute_forward
+
     def _model(self):
         return unwrap(self.modules.generator)
 
@@ -53,7 +55,7 @@ class BridgeBrain(SEBrain):
         clean, _ = batch.clean_sig
         model = self._model()
         rep = model.representation
-        _, noisy_n, clean_n = rep.peak_normalise(noisy, clean)
+        _, noisy_n, clean_n = model.normalise(noisy, clean)  # per crop, as sgmse
         y, x0 = rep(noisy_n), rep(clean_n)
         x_t, t = model.training_draw(x0, y)
         est = self.modules.generator(x_t, y, t)

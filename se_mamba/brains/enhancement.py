@@ -23,7 +23,6 @@ import speechbrain as sb
 import torch
 
 from ..losses import batch_pesq_targets, discriminator_loss, metric_generator_loss
-from ..nn.spectral import amplitude_normalise
 from .base import VALID_METRICS, EnhancementBrain, frozen, unwrap
 
 __all__ = ["SEBrain", "MetricGANBrain", "VALID_METRICS"]
@@ -46,10 +45,10 @@ class SEBrain(EnhancementBrain):
         gen = self.modules.generator if train else unwrap(self.modules.generator)
         fe = unwrap(self.modules.generator).front_end
         eps = getattr(self.hparams, "stft_eps", 1e-10)
-        if train:  # normalised by the data pipeline
+        if train:  # normalised by the data pipeline (checked against the model's at the start)
             norm, noisy_n = torch.ones_like(noisy[:, :1]), noisy
         else:
-            norm, noisy_n = amplitude_normalise(noisy)
+            norm, noisy_n = unwrap(self.modules.generator).normalise(noisy)
         n_mag, n_pha, _ = fe.stft(noisy_n, eps=eps)
         mag, pha, com = gen(n_mag, n_pha)
         with self.fp32():

@@ -15,6 +15,7 @@ the registry and HyperPyYAML override them piecewise.
 import torch
 from torch import nn
 
+from ..interface import EnhancementModel
 from ..nn.spectral import CompressedComplexSpec
 from .backbone import SBMBackbone
 from .ncsnpp import NCSNppLite
@@ -27,7 +28,7 @@ from .schedules import build_schedule
 SBVE_DEFAULT = {"name": "sbve", "k": 2.6, "c": 0.4}
 
 
-class SBEnhancer(nn.Module):
+class SBEnhancer(EnhancementModel):
     """Base class. ``self.net(x_t, y, t)`` predicts the clean compressed spectrum.
 
     Arguments
@@ -44,7 +45,8 @@ class SBEnhancer(nn.Module):
     """
 
     block_defaults = {"schedule": SBVE_DEFAULT, "representation": {}}
-    input_normalisation = "peak"  # enhance() divides the input by its peak
+    input_normalisation = "peak"  # sgmse divides the input by its peak
+    streaming_options = {"steps": 1}  # the one-step mode: one network call per block
 
     def __init__(self, net, schedule=None, representation=None, sb_steps=1, sampler="ode", t_eps=0.03):
         super().__init__()
@@ -60,6 +62,13 @@ class SBEnhancer(nn.Module):
     @property
     def is_bridge(self):
         return self.schedule is not None
+
+    @property
+    def sampling_options(self):
+        """``steps`` and ``sampler`` default to the model's (``sb_steps``,
+        ``sampler``); ``generator`` seeds the SDE sampler (the ODE and one step
+        are deterministic). A predictive model (Mamba-base) has none."""
+        return ("steps", "sampler", "generator") if self.is_bridge else ()
 
     @property
     def causal(self):
@@ -95,21 +104,6 @@ class SBEnhancer(nn.Module):
         """Noisy complex STFT (uncompressed) -> enhanced complex STFT."""
         rep = self.representation
         return rep.decompress(self.enhance_spec(rep.compress(spec), steps, sampler, generator))
-
-    def enhance(self, noisy, steps=None, sampler=None, generator=None, normalise=True):
-        """Enhance waveforms ``[B, N]`` (or ``[N]``); same length and level out.
-
-        ``steps``/``sampler`` default to the model's (``sb_steps``, ``sampler``);
-        ``generator`` seeds the SDE sampler (the ODE and one step are deterministic).
-        ``normalise``: divide by the noisy peak first (and multiply back after).
-        """
-        squeeze = noisy.dim() == 1
-        wav = noisy.unsqueeze(0) if squeeze else noisy
-        scale, wav_n = self.representation.peak_normalise(wav) if normalise else (1.0, wav)
-        fe = self.representation.front_end
-        spec = self.spectral_map(fe.complex_stft(wav_n), steps, sampler, generator)
-        out = fe.inverse(spec, wav.shape[-1]) * scale
-        return out[0] if squeeze else out
 
 
 def sbm_backbone(representation, causal, backbone, **fixed):

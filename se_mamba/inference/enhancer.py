@@ -30,6 +30,7 @@ from speechbrain.inference.interfaces import Pretrained
 
 from ..audio import audio_files, read_audio, resample
 from ..fileio import write_audio_atomic
+from ..interface import require_enhancement_model
 from ..models.pcs import perceptual_contrast_stretch
 from .chunking import overlap_add
 from .streaming import StreamingEnhancer
@@ -171,17 +172,15 @@ class MambaEnhancer(Pretrained):
     def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds="auto", overlap_seconds=1.0, seed=0,
                  pcs=False, stream_block_frames=None, mix_noisy=0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.model = self.mods.model
+        self.model = require_enhancement_model(self.mods.model, "MambaEnhancer")
         self.model.eval()
         self.sample_rate = int(self.hparams.sample_rate)
         self.sb_steps, self.sampler, self.seed = sb_steps, sampler, int(seed)
-        if (sb_steps is not None or sampler is not None) and not getattr(self.model, "is_bridge", False):
+        if (sb_steps is not None or sampler is not None) and not self.model.is_bridge:
             raise ValueError(f"sb_steps/sampler apply to Schrödinger-bridge models only, "
                              f"not to {type(self.model).__name__}")
         if chunk_seconds == "auto":
-            from ..models.tf_block import attends_over_time
-
-            chunk_seconds = ATTENTION_CHUNK_SECONDS if attends_over_time(self.model) else CHUNK_SECONDS
+            chunk_seconds = ATTENTION_CHUNK_SECONDS if self.model.attends_over_time else CHUNK_SECONDS
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.pcs = bool(pcs)
         self.mix_noisy = float(mix_noisy)
@@ -252,7 +251,7 @@ class MambaEnhancer(Pretrained):
 
     # ------------------------------------------------------------ inference
     def _sampling(self):
-        if not getattr(self.model, "is_bridge", False):
+        if not self.model.is_bridge:
             return {}
         kwargs = {"generator": torch.Generator(self.device).manual_seed(self.seed)}
         if self.sb_steps is not None:

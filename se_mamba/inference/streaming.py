@@ -38,6 +38,7 @@ attention would need a key/value cache and is refused.
 import numpy as np
 import torch
 
+from ..interface import require_enhancement_model
 from ..nn.spectral import StreamingISTFT, StreamingSTFT
 from ..nn.streaming import StreamState
 
@@ -47,7 +48,7 @@ SPEECH_CREST_FACTOR = 7.0         # peak / RMS; median 6.8 over the VoiceBank no
 
 def default_gain(model):
     """The fixed input gain that stands in for the model's per-file normalisation."""
-    kind = getattr(model, "input_normalisation", None)
+    kind = model.input_normalisation
     if kind == "rms":
         return 1.0 / REFERENCE_RMS
     if kind == "peak":
@@ -56,17 +57,13 @@ def default_gain(model):
 
 
 def check_streamable(model):
-    """Raise ValueError (one line, saying why) unless ``model`` can stream."""
-    name = type(model).__name__
-    if not hasattr(model, "spectral_map") or not hasattr(model, "stream_front_end"):
-        raise ValueError(f"{name} has no frame-wise spectral path and cannot stream")
-    if not getattr(model, "causal", False):
-        raise ValueError(f"{name} is not causal: streaming needs a causal model "
-                         "(semamba_causal, semamba_basic, sbm_causal)")
-    from ..models.tf_block import attends_over_time
-
-    if attends_over_time(model):
-        raise ValueError(f"{name} has time attention, which cannot stream without a key/value cache")
+    """``model`` (an :class:`~se_mamba.interface.EnhancementModel`), or
+    ValueError (one line, saying why) when it cannot stream."""
+    model = require_enhancement_model(model, "streaming")
+    problem = model.streaming_problem()
+    if problem:
+        raise ValueError(problem)
+    return model
 
 
 class StreamingEnhancer:
@@ -97,7 +94,7 @@ class StreamingEnhancer:
     """
 
     def __init__(self, model, gain=None, block_frames=1, sample_rate=16000):
-        check_streamable(model)
+        model = check_streamable(model)
         if int(block_frames) < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
         self.model = model
@@ -153,9 +150,7 @@ class StreamingEnhancer:
         return out
 
     def _model_frames(self, spec):
-        if hasattr(self.model, "enhance_spec"):  # SB models: the one-step mode
-            return self.model.spectral_map(spec, steps=1)
-        return self.model.spectral_map(spec)
+        return self.model.spectral_map(spec, **self.model.streaming_options)
 
     def _finish(self, pieces, batch):
         out = torch.cat(pieces, -1) / self.gain if pieces else torch.zeros(batch, 0)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..nn import MambaBlock
 from ..nn.spectral import SpectralFrontEnd
+from ..interface import EnhancementModel
 from ..nn.streaming import time_left_context
 
 
@@ -33,7 +34,7 @@ class TimeConv1d(nn.Conv1d):
         return super().forward(F.pad(x, self.pads))
 
 
-class SEMambaBasic(nn.Module):
+class SEMambaBasic(EnhancementModel):
     """Example
     -------
     >>> m = SEMambaBasic(hidden=32, d_state=4)
@@ -70,10 +71,3 @@ class SEMambaBasic(nn.Module):
     def spectral_map(self, spec):
         """Noisy complex STFT -> masked STFT (the noisy phase is kept)."""
         return spec * self(torch.log1p(spec.abs()))
-
-    def enhance(self, noisy):
-        squeeze = noisy.dim() == 1
-        wav = noisy.unsqueeze(0) if squeeze else noisy
-        spec = self.spectral_map(self.front_end.complex_stft(wav))
-        out = self.front_end.inverse(spec, length=wav.shape[-1])
-        return out[0] if squeeze else out

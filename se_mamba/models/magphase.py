@@ -13,12 +13,13 @@ checkpoints load with ``strict=True`` (see :mod:`se_mamba.models.official_weight
 import torch
 from torch import nn
 
-from ..nn.spectral import SpectralFrontEnd, amplitude_normalise, polar_to_ri
+from ..nn.spectral import SpectralFrontEnd, polar_to_ri
 from .codec import DenseEncoder, MagDecoder, PhaseDecoder
+from ..interface import EnhancementModel
 from .tf_block import TFBlock
 
 
-class MagPhaseNet(nn.Module):
+class MagPhaseNet(EnhancementModel):
     """The shared generator. Subclasses set ``blocks_attr`` and block options.
 
     ``forward(noisy_mag, noisy_pha)`` takes and returns the official layouts
@@ -28,7 +29,7 @@ class MagPhaseNet(nn.Module):
 
     blocks_attr = "blocks"
     block_defaults = {}
-    input_normalisation = "rms"  # enhance() scales the input to unit mean power
+    input_normalisation = "rms"  # the originals scale the input to unit mean power
 
     def __init__(self, channels=64, num_blocks=4, n_fft=400, hop_length=100, win_length=400,
                  compress_factor=0.3, beta=2.0, causal=False, **block_kwargs):
@@ -68,23 +69,6 @@ class MagPhaseNet(nn.Module):
         fe = self.front_end
         mag, pha, _ = self(fe.compress(spec.abs()), spec.angle())
         return torch.polar(fe.decompress(mag), pha)
-
-    def enhance(self, noisy, normalise=True):
-        """Enhance waveforms ``[B, N]`` (or ``[N]``) at 16 kHz; same length out.
-
-        ``normalise`` applies the originals' amplitude normalisation (a gain
-        from the whole input, undone afterwards).
-        """
-        squeeze = noisy.dim() == 1
-        wav = noisy.unsqueeze(0) if squeeze else noisy
-        norm = None
-        if normalise:
-            norm, wav = amplitude_normalise(wav)
-        spec = self.spectral_map(self.front_end.complex_stft(wav))
-        out = self.front_end.inverse(spec, length=wav.shape[-1])
-        if norm is not None:
-            out = out / norm
-        return out[0] if squeeze else out
 
 
 class SEMamba(MagPhaseNet):

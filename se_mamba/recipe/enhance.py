@@ -57,7 +57,7 @@ def sampling_options(model, sb_steps=None, sampler=None):
     """Keyword arguments of ``model.enhance`` for the SB sampling options; an
     error for a model that has none (every model but the bridge ones)."""
     kwargs = {k: v for k, v in (("steps", sb_steps), ("sampler", sampler)) if v is not None}
-    if kwargs and not getattr(model, "is_bridge", False):
+    if kwargs and not model.is_bridge:
         raise ValueError(f"--sb-steps/--sampler apply to Schrödinger-bridge models only, "
                          f"not to {type(model).__name__}")
     return kwargs

@@ -68,7 +68,7 @@ def package_versions():
 def model_hyperparams(model):
     """The packed hyperparams.yaml text for a model built by build_model: every
     constructor argument (defaults included) and the package versions."""
-    spec = getattr(model, "build_spec", None)
+    spec = model.build_spec
     if spec is None:
         raise ValueError("model was not built by se_mamba.models.build_model; cannot describe it")
     body = yaml.safe_dump(spec, sort_keys=False, default_flow_style=False)
@@ -136,7 +136,7 @@ def portable_train_hyperparams(text):
 
 def model_card(name, model, ckpt, exp, results_texts):
     n_params = sum(p.numel() for p in model.parameters())
-    spec = getattr(model, "build_spec", {})
+    spec = model.build_spec or {}
     lines = [
         f"# se_mamba: {name}", "",
         f"Speech enhancement model `{spec.get('name', type(model).__name__)}` "
