@@ -5,7 +5,7 @@
     python benchmarks/bench_sb.py --profile     # where one SBM call spends its time
 
 One table, one run: SBM 1 step, SBM causal 1 step, SB-NCSN++ at 1/10/50 ODE
-steps and Mamba-base, each at its default (hparams/models/*.yaml) size with
+steps and Mamba-base, each at its registry default size with
 random weights (speed does not depend on the weights). Every case runs in a
 fresh process: model build, one warm-up call on 1 s, then the median of
 ``--repeats`` calls on the clip (``torch.no_grad``). RTF = seconds / clip

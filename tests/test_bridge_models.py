@@ -32,7 +32,7 @@ def cspec(B=1, F=256, T=24, seed=0):
 
 # ------------------------------------------------------------ architecture
 def test_default_sizes_are_the_documented_ones():
-    # docs/bridge.md and hparams/models/*.yaml state these counts
+    # docs/bridge.md states these counts
     assert n_params(build_model("sbm")) == 1_017_314
     assert n_params(build_model("sbm_causal")) == 853_474
     assert n_params(build_model("mamba_base")) == 950_626

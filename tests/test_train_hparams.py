@@ -82,17 +82,15 @@ SB_SMALL = {"sbm": 369_586, "sb_ncsnpp": 306_930, "mamba_base": 332_082}
 
 @pytest.mark.parametrize("name", SB_MODELS)
 def test_sb_yamls_build_the_documented_sizes(name):
-    """sb.yaml builds the registry default; mini_sb.yaml the rows of hparams/models/<name>_small.yaml."""
+    """sb.yaml builds the registry default; mini_sb.yaml the CPU sizes of its size table."""
     from se_mamba.models import build_model
 
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     hp = load(SB_FULL, model_name=name)
     assert count(hp["generator"]) == SB_PARAMS[name] == count(build_model(name))
     assert count(hp["ema"].model) == SB_PARAMS[name]
-    if name in SB_SMALL:
-        with open(os.path.join(ROOT, "hparams", "models", f"{name}_small.yaml")) as f:
-            small = count(load_hyperpyyaml(f)["model"])
-        assert count(load(SB_MINI, model_name=name)["generator"]) == small == SB_SMALL[name]
+    if name in SB_SMALL:  # docs/bridge.md states these counts
+        assert count(load(SB_MINI, model_name=name)["generator"]) == SB_SMALL[name]
     opt = hp["g_opt_class"]([torch.nn.Parameter(torch.zeros(1))])
     assert opt.param_groups[0]["lr"] == 1e-4 and hp["ema"].decay == 0.999
     assert hp["loss"].weights == {"complex": 1.0, "magnitude": 1.0, "time": 0.001}
