@@ -76,6 +76,72 @@ def run_worker(script, spec, timeout, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
+def count_flops(model, wav, grad=False):
+    """(counted, analytic) FLOPs of ``model.enhance(wav)`` in one pass
+    (multiply-add = 2). ``counted``: ``torch.utils.flop_counter`` (matmuls,
+    convolutions, attention). ``analytic``: what flop counters cannot see, added
+    by forward hooks: the selective scan at 9 FLOPs per state update, +2 per
+    output for D and the z gate (the convention of VMamba's
+    ``selective_scan_flop_jit``), and LSTM cells at 2 * 4 * H * (input + H) per
+    step and direction. ``grad=True`` runs with autograd enabled:
+    nn.MultiheadAttention then takes its decomposed path (linear +
+    scaled_dot_product_attention), which the counter sees; its fused inference
+    kernel is invisible to it."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from se_mamba.nn import Mamba
+
+    extra, hooks = [0], []
+
+    def on_mamba(mod, inp, out):
+        B, L, _ = inp[0].shape
+        extra[0] += 9 * B * L * mod.d_inner * mod.d_state + 2 * B * L * mod.d_inner
+
+    def on_lstm(mod, inp, out):
+        B, L, I = inp[0].shape
+        dirs = 2 if mod.bidirectional else 1
+        extra[0] += 2 * 4 * mod.hidden_size * (I + mod.hidden_size) * B * L * dirs
+
+    for m in model.modules():
+        if isinstance(m, Mamba):
+            hooks.append(m.register_forward_hook(on_mamba))
+        elif isinstance(m, torch.nn.LSTM):
+            hooks.append(m.register_forward_hook(on_lstm))
+    counter = FlopCounterMode(display=False)
+    # the fused path is also taken when no parameter requires grad (a frozen
+    # pretrained interface): let them, for the counting pass only
+    frozen = [p for p in model.parameters() if not p.requires_grad] if grad else []
+    try:
+        for p in frozen:
+            p.requires_grad_(True)
+        with torch.set_grad_enabled(grad), counter:
+            model.enhance(wav)
+    finally:
+        for h in hooks:
+            h.remove()
+        for p in frozen:
+            p.requires_grad_(False)
+    return counter.get_total_flops(), extra[0]
+
+
+def matmul_gflops(threads, size=2048, repeats=10, rounds=3):
+    """float32 ``size`` x ``size`` matmul throughput with ``threads`` threads
+    (GFLOP/s, multiply-add = 2): the best of ``rounds`` rounds of ``repeats``
+    products, after one warm-up (single rounds on these machines read up to
+    half the throughput now and then)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = 0.0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, repeats * 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
 def publish(text, out=None):

@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import parse_args_or_work, publish, run_worker  # noqa: E402
+from _common import matmul_gflops, parse_args_or_work, publish, run_worker  # noqa: E402
 
 # name, channels, blocks, d_state, expand, batch, samples, threads
 CASES = [
@@ -48,13 +48,7 @@ def worker(spec):
 
     kind = spec[0]
     if kind == "matmul":
-        torch.set_num_threads(spec[1])
-        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-        a @ b
-        t0 = time.perf_counter()
-        for _ in range(10):
-            a @ b
-        return {"gflops": 10 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9}
+        return {"gflops": matmul_gflops(spec[1])}
 
     from se_mamba.losses import GeneratorLoss
     from se_mamba.models import build_model

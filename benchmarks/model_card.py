@@ -29,7 +29,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from _common import publish, run_worker, timed  # noqa: E402
+from _common import count_flops, publish, run_worker, timed  # noqa: E402
 
 PUBLISHED_GFLOPS_2S = {  # MambAttention paper, Table VI (Kühne et al. 2025)
     "semamba_advanced": 64.46, "mambattention": 65.52, "mpsenet": 74.29, "lstm_senet": 88.59}
@@ -37,39 +37,8 @@ DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "semamba_basic", "mambat
                   "mambattention_no_sharing", "mpsenet", "lstm_senet", "lstm_attention"]
 
 
-def analytic_flops(model, wav):
-    """FLOPs the counter cannot see: selective scans and LSTM cells."""
-    import torch
-
-    from se_mamba.nn import Mamba
-
-    total = [0]
-    hooks = []
-
-    def on_mamba(mod, inp, out):
-        B, L, _ = inp[0].shape
-        total[0] += 9 * B * L * mod.d_inner * mod.d_state + 2 * B * L * mod.d_inner
-
-    def on_lstm(mod, inp, out):
-        B, L, I = inp[0].shape
-        dirs = 2 if mod.bidirectional else 1
-        total[0] += 2 * 4 * mod.hidden_size * (I + mod.hidden_size) * B * L * dirs
-
-    for m in model.modules():
-        if isinstance(m, Mamba):
-            hooks.append(m.register_forward_hook(on_mamba))
-        elif isinstance(m, torch.nn.LSTM):
-            hooks.append(m.register_forward_hook(on_lstm))
-    with torch.no_grad():
-        model.enhance(wav)
-    for h in hooks:
-        h.remove()
-    return total[0]
-
-
 def worker(spec):
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     from se_mamba.models import build_model
 
@@ -78,14 +47,7 @@ def worker(spec):
     model = build_model(spec["name"]).eval()
     params = sum(p.numel() for p in model.parameters())
     wav2 = torch.randn(1, 32000) * 0.1
-    counter = FlopCounterMode(display=False)
-    # with grad enabled nn.MultiheadAttention takes its decomposed path
-    # (linear + scaled_dot_product_attention), which the counter sees; its
-    # fused inference kernel is invisible to it.
-    with torch.enable_grad(), counter:
-        model.enhance(wav2)
-    counted = counter.get_total_flops()
-    extra = analytic_flops(model, wav2)
+    counted, extra = count_flops(model, wav2, grad=True)
     res = {"params": params, "counted": counted, "analytic": extra}
     for sec in (2, 10):
         wav = torch.randn(1, 16000 * sec) * 0.1

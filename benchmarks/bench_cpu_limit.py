@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""How close the paper models come to this CPU's matrix throughput at inference.
+
+    python benchmarks/bench_cpu_limit.py [--out docs/bench_cpu_limit.md] [--models a,b] [--lengths 2,10,60]
+
+In one run: the float32 2048 x 2048 matmul throughput of this machine
+(1 and 2 threads), then for each paper-size model (random weights; speed does
+not depend on them) and input length, enhancement through ``MambaEnhancer``
+chunked as the interface does (30 s windows, 5 s for models with attention
+along time, 1 s overlap), with 2 threads:
+
+* the FLOPs of that call (multiply-add = 2), counted on exactly the windows
+  the interface cuts: ``torch.utils.flop_counter`` for matmuls, convolutions
+  and attention, plus the selective scan and LSTM cells analytically
+  (``_common.count_flops``);
+* the seconds (median of ``--repeats`` calls after a 1 s warm-up; one call at
+  60 s and longer), the RTF, the achieved GFLOP/s and that as a share of
+  the 2-thread matmul throughput;
+* the peak extra memory (RSS high-water mark above the RSS before the call).
+
+Each case runs in a fresh process. Issue 19's goal: SEMamba advanced and
+causal at 50 % of the matmul throughput at every length, MP-SENet and
+MambAttention at 40 %.
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import count_flops, matmul_gflops, parse_args_or_work, publish, run_worker, timed  # noqa: E402
+
+DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "mpsenet", "mambattention"]
+GOAL = {"semamba_advanced": 0.5, "semamba_causal": 0.5, "mpsenet": 0.4, "mambattention": 0.4}
+
+
+def window_lengths(n, chunk, overlap):
+    """The lengths of the windows ``overlap_add`` cuts ``n`` samples into."""
+    from se_mamba.inference.chunking import chunk_starts
+
+    if chunk is None or n <= chunk:
+        return [n]
+    return [min(s + chunk, n) - s for s in chunk_starts(n, chunk, overlap)]
+
+
+def worker(spec):
+    import numpy as np
+    import torch
+
+    if spec[0] == "matmul":
+        return {"gflops": matmul_gflops(spec[1])}
+    _, name, seconds, repeats = spec
+    from se_mamba.inference import MambaEnhancer
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    enh = MambaEnhancer.from_model(name)
+    model, rate = enh.model, enh.sample_rate
+    n = int(rate * seconds)
+    chunk = None if enh.chunk_seconds is None else int(round(enh.chunk_seconds * rate))
+    overlap = int(round(enh.overlap_seconds * rate))
+    counted = analytic = 0
+    by_length = {}
+    for length in window_lengths(n, chunk, overlap):
+        if length not in by_length:
+            wav = torch.randn(1, length) * 0.1
+            by_length[length] = count_flops(model, wav, grad=model.attends_over_time)
+        counted += by_length[length][0]
+        analytic += by_length[length][1]
+    x = (np.random.default_rng(0).standard_normal(n) * 0.1).astype(np.float32)
+    enh.enhance_waveform(x[:rate], rate)
+    sec, peak = timed(lambda: enh.enhance_waveform(x, rate), repeats, warmup=False)
+    return {"s": sec, "peak_gb": peak, "gflop": (counted + analytic) / 1e9, "scan_gflop": analytic / 1e9,
+            "chunk": enh.chunk_seconds}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=None)
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    p.add_argument("--lengths", default="2,10,60", help="input lengths in seconds")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per case (one at 60 s and longer)")
+    args = parse_args_or_work(p, worker)
+    from tqdm import tqdm
+
+    import torch
+
+    def matmul(threads):
+        res, _ = run_worker(__file__, ["matmul", threads], timeout=600)
+        return res["gflops"] if res else float("nan")
+
+    before, one = matmul(2), matmul(1)
+    cases = [(m, float(s)) for m in args.models.split(",") for s in args.lengths.split(",")]
+    results = []
+    for model, seconds in tqdm(cases, desc="bench_cpu_limit", unit="case"):
+        res, err = run_worker(__file__, ["model", model, seconds, 1 if seconds >= 60 else args.repeats],
+                              timeout=3600)
+        results.append((model, seconds, res, err))
+        tqdm.write(f"{model} {seconds:g} s: {err or res}")
+    # the machine's speed drifts during a long run: the reference is the higher
+    # of the 2-thread throughputs measured before and after the models
+    after = matmul(2)
+    ref = max(before, after)
+    lines = [f"float32 2048 x 2048 matmul: {one:.0f} GFLOP/s with 1 thread; with 2 threads {before:.0f} "
+             f"GFLOP/s before the models and {after:.0f} after, the reference is {ref:.0f}. "
+             f"torch {torch.__version__}, {os.cpu_count()} CPUs.", "",
+             "| model | input (s) | chunks | GFLOP (of which scan/LSTM) | seconds | RTF | GFLOP/s | "
+             "% of matmul | goal | peak extra GB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for model, seconds, res, err in results:
+        goal = f"{GOAL[model]:.0%}" if model in GOAL else "-"
+        if err:
+            lines.append(f"| {model} | {seconds:g} | | {err} | | | | | {goal} | |")
+            continue
+        rate = res["gflop"] / res["s"]
+        chunk = "whole" if res["chunk"] is None or seconds <= res["chunk"] else f"{res['chunk']:g} s"
+        lines.append(f"| {model} | {seconds:g} | {chunk} | {res['gflop']:.1f} ({res['scan_gflop']:.1f}) | "
+                     f"{res['s']:.2f} | {res['s'] / seconds:.3f} | {rate:.1f} | {rate / ref:.0%} | {goal} | "
+                     f"{res['peak_gb']:.2f} |")
+    publish("\n".join([f"# Inference against the CPU's matmul limit (2 threads, fp32; median of "
+                       f"{args.repeats} calls, 1 at 60 s and longer)", "",
+                       "`python benchmarks/bench_cpu_limit.py " + " ".join(sys.argv[1:]) + "`", "", *lines]),
+            args.out)
+
+
+if __name__ == "__main__":
+    main()
