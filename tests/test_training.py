@@ -336,6 +336,26 @@ def test_ddp_two_processes_on_cpu_with_gloo(tiny_corpus, tmp_path, brain_class, 
     assert "train steps: 2," in _train_log(tmp_path / "exp1" / "train_log.txt")[0]
 
 
+def test_training_shuts_its_process_group_down(tiny_corpus, tmp_path, monkeypatch):
+    """A DDP run (here one gloo process, as torchrun would start it) leaves no
+    process group behind: gloo's threads are not left to the interpreter's exit."""
+    import socket
+
+    import torch.distributed as dist
+
+    from se_mamba.recipe.train import main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for key, value in dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    args = tiny_train_args(tiny_corpus, str(tmp_path / "exp"), batch_size=2, extra=["--distributed_backend", "gloo"])
+    brain = main(args[2:])
+    assert brain.optimizer_step == 2 and not dist.is_initialized()
+
+
 def test_valid_every_steps_and_lr_decay_per_pass(tiny_corpus, tmp_path):
     """valid_every 3 on 4 steps per epoch: validation at steps 3, 6 and the run's
     end (8); the LR decays per epoch (x0.5), never per validation; max_steps stops

@@ -60,11 +60,18 @@ def main(argv=None):
                                                    brain.grad_accumulation_factor)
     logger.info("batch %d per optimiser step = %d per process x %d process(es) x %d accumulated",
                 hparams["batch_size"], train_kwargs["batch_size"], processes, brain.grad_accumulation_factor)
-    brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"],
-              train_loader_kwargs=train_kwargs,
-              valid_loader_kwargs=hparams["valid_loader_kwargs"])
-    if hparams.get("evaluate_test", True):
-        brain.evaluate(datasets["test"], max_key="pesq", test_loader_kwargs=hparams["valid_loader_kwargs"])
+    try:
+        brain.fit(hparams["epoch_counter"], datasets["train"], datasets["valid"],
+                  train_loader_kwargs=train_kwargs,
+                  valid_loader_kwargs=hparams["valid_loader_kwargs"])
+        if hparams.get("evaluate_test", True):
+            brain.evaluate(datasets["test"], max_key="pesq", test_loader_kwargs=hparams["valid_loader_kwargs"])
+    finally:
+        # shut the process group down before the interpreter does: torch warns
+        # that an undestroyed group can leak resources, and gloo's threads
+        # torn down at exit are a suspect for a rare abort of a rank at exit
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     return brain
 
 
