@@ -353,7 +353,7 @@ def test_default_chunk_is_short_for_time_attention_models():
         assert MambaEnhancer.from_model(build_model(name, **small)).chunk_seconds == chunk, name
     assert MambaEnhancer.from_model(build_model("sbm", backbone={"hidden": 16})).chunk_seconds == CHUNK_SECONDS
     assert MambaEnhancer.from_model(build_model("mpsenet", **small), chunk_seconds=None).chunk_seconds is None
-    assert (CHUNK_SECONDS, ATTENTION_CHUNK_SECONDS) == (30.0, 5.0)
+    assert (CHUNK_SECONDS, ATTENTION_CHUNK_SECONDS) == (10.0, 5.0)  # docs/bench_cpu_chunks.md, bench_enhance.md
 
 
 def _halved_copy(tmp_path, name="other"):

@@ -12,7 +12,7 @@ SEMamba / MambAttention / MP-SENet checkpoint file instead.
 Audio at any sample rate is resampled to the model's rate and back;
 multichannel audio is enhanced channel by channel; long audio is enhanced in
 overlapping chunks (``chunk_seconds``, ``overlap_seconds``; see
-:mod:`se_mamba.inference.chunking`). The default chunk length is 30 s, and
+:mod:`se_mamba.inference.chunking`). The default chunk length is 10 s, and
 5 s for models with attention along time, whose memory grows with the
 square of the chunk (MambAttention at 30 s: about 70 GB, estimated from its
 10 s peak). SB models take ``sb_steps`` / ``sampler``
@@ -38,8 +38,11 @@ from .streaming import StreamingEnhancer
 # STFT front ends need a few frames; shorter inputs are zero-padded to this and cropped back
 MIN_SAMPLES = 1024
 # default chunk lengths: linear-memory models, and models with attention along time
-# (MambAttention at 10 s whole peaks at 7.8 GB; docs/bench_enhance.md)
-CHUNK_SECONDS = 30.0
+# (MambAttention at 10 s whole peaks at 7.8 GB; docs/bench_enhance.md). 10 s, not
+# longer: SEMamba advanced on 60 s ran 1.25x faster in 10 s windows than in 30 s
+# ones, in a third of the memory (docs/bench_cpu_chunks.md): long windows' activations
+# stream through memory, and 1 s of overlap per window costs less than that
+CHUNK_SECONDS = 10.0
 ATTENTION_CHUNK_SECONDS = 5.0
 
 
