@@ -76,6 +76,17 @@ def run_worker(script, spec, timeout, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
+def time_enhancer(enh, seconds, repeats):
+    """(median seconds, peak extra GB) of ``enh.enhance_waveform`` on ``seconds``
+    of seeded noise at the enhancer's rate, after a 1 s warm-up call."""
+    import numpy as np
+
+    rate = enh.sample_rate
+    x = (np.random.default_rng(0).standard_normal(int(rate * seconds)) * 0.1).astype(np.float32)
+    enh.enhance_waveform(x[:rate], rate)
+    return timed(lambda: enh.enhance_waveform(x, rate), repeats, warmup=False)
+
+
 def count_flops(model, wav, grad=False):
     """(counted, analytic) FLOPs of ``model.enhance(wav)`` in one pass
     (multiply-add = 2). ``counted``: ``torch.utils.flop_counter`` (matmuls,

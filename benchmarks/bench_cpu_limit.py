@@ -29,7 +29,7 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import count_flops, matmul_gflops, parse_args_or_work, publish, run_worker, timed  # noqa: E402
+from _common import count_flops, matmul_gflops, parse_args_or_work, publish, run_worker, time_enhancer  # noqa: E402
 
 DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "mpsenet", "mambattention"]
 GOAL = {"semamba_advanced": 0.5, "semamba_causal": 0.5, "mpsenet": 0.4, "mambattention": 0.4}
@@ -45,7 +45,6 @@ def window_lengths(n, chunk, overlap):
 
 
 def worker(spec):
-    import numpy as np
     import torch
 
     if spec[0] == "matmul":
@@ -68,9 +67,7 @@ def worker(spec):
             by_length[length] = count_flops(model, wav, grad=model.attends_over_time)
         counted += by_length[length][0]
         analytic += by_length[length][1]
-    x = (np.random.default_rng(0).standard_normal(n) * 0.1).astype(np.float32)
-    enh.enhance_waveform(x[:rate], rate)
-    sec, peak = timed(lambda: enh.enhance_waveform(x, rate), repeats, warmup=False)
+    sec, peak = time_enhancer(enh, seconds, repeats)
     return {"s": sec, "peak_gb": peak, "gflop": (counted + analytic) / 1e9, "scan_gflop": analytic / 1e9,
             "chunk": enh.chunk_seconds}
 

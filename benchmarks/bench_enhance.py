@@ -24,7 +24,7 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import parse_args_or_work, publish, run_worker, timed  # noqa: E402
+from _common import parse_args_or_work, publish, run_worker, time_enhancer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_MODELS = ["recipes/mini/pretrained", "recipes/mini_reverb/pretrained", "semamba_advanced",
@@ -34,7 +34,6 @@ QUADRATIC = ("mambattention", "mpsenet", "lstm_attention")  # attention over all
 
 
 def worker(spec):
-    import numpy as np
     import torch
 
     from se_mamba.inference import MambaEnhancer
@@ -48,9 +47,7 @@ def worker(spec):
            else MambaEnhancer.from_model(model, **kw))
     if chunked and seconds <= enh.chunk_seconds:
         return {"skip": True}  # no longer than a chunk: the chunked path is the whole-file path
-    x = (np.random.default_rng(0).standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32)
-    enh.enhance_waveform(x[:16000], 16000)
-    sec, peak = timed(lambda: enh.enhance_waveform(x, 16000), repeats, warmup=False)
+    sec, peak = time_enhancer(enh, seconds, repeats)
     return {"s": sec, "peak_gb": peak, "params": sum(p.numel() for p in enh.model.parameters()),
             "chunk": enh.chunk_seconds}
 

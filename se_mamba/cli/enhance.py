@@ -47,7 +47,7 @@ def add_model_options(p, model_required=True):
     p.add_argument("--sb-steps", type=int, default=None, help="SB models: sampling steps")
     p.add_argument("--sampler", choices=("ode", "sde"), default=None, help="SB models: sampler")
     p.add_argument("--chunk", type=float, default=None,
-                   help="chunk length in seconds (0: whole file; default 30, or 5 for models with "
+                   help="chunk length in seconds (0: whole file; default 10, or 5 for models with "
                         "attention along time)")
     p.add_argument("--overlap", type=float, default=1.0, help="chunk overlap in seconds")
     p.add_argument("--pcs", action="store_true",
