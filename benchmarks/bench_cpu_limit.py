@@ -6,8 +6,9 @@
 In one run: the float32 2048 x 2048 matmul throughput of this machine
 (1 and 2 threads), then for each paper-size model (random weights; speed does
 not depend on them) and input length, enhancement through ``MambaEnhancer``
-chunked as the interface does (30 s windows, 5 s for models with attention
-along time, 1 s overlap), with 2 threads:
+chunked as the interface does (``MambaEnhancer``'s default windows: 10 s, 5 s
+for models with attention along time, 1 s overlap; ``--chunks`` compares
+other lengths), with 2 threads:
 
 * the FLOPs of that call (multiply-add = 2), counted on exactly the windows
   the interface cuts: ``torch.utils.flop_counter`` for matmuls, convolutions

@@ -132,5 +132,3 @@ def require_enhancement_model(model, where="this interface"):
     if not isinstance(model, EnhancementModel):
         raise TypeError(f"{where} needs an se_mamba EnhancementModel, got {type(model).__name__}")
     return model
-
-

@@ -13,7 +13,6 @@ Nested options (``backbone``, ``schedule``, ``representation``) are dicts, so
 the registry and HyperPyYAML override them piecewise.
 """
 import torch
-from torch import nn
 
 from ..interface import EnhancementModel
 from ..nn.spectral import CompressedComplexSpec
