@@ -15,7 +15,8 @@ For every registry model at its paper configuration (random weights):
   2 * 4 * H * (input + H) per step and direction (its gate matmuls);
 * the real-time factor (processing seconds / audio seconds, median of 3 after
   a warm-up) with 2 threads on 2 s and 10 s clips, and the peak extra memory
-  of the 10 s run.
+  of the 10 s run;
+* the configuration a packed model stores (``resolved_config``).
 
 Each model runs in a fresh process. Usage::
 
@@ -93,7 +94,20 @@ def main():
         rows.append(f"| {name} | {res['params']:,} | {c:.2f} | {a:.2f} | {c + a:.2f} | "
                     f"{pub if pub else '-'} | {res['rtf2']:.3f} | {res['rtf10']:.3f} | "
                     f"{res['peak10']:.2f} |")
-    publish("\n".join(rows), args.out)
+    publish("\n".join(rows + [""] + config_table(args.models.split(","))), args.out)
+
+
+def config_table(names):
+    """Each model's configuration as a packed model stores it
+    (``resolved_config``: every constructor argument, nested options included)."""
+    from se_mamba.models.registry import resolved_config
+
+    rows = ["Configurations (`se_mamba.models.registry.resolved_config`, what a packed model stores):", "",
+            "| model | configuration |", "|---|---|"]
+    for name in names:
+        cfg = json.dumps(resolved_config(name), separators=(", ", ": "))
+        rows.append(f"| {name} | `{cfg}` |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -126,11 +126,12 @@ def test_registry_and_options_errors():
         build_model("sbm", schedule={"name": "cosine"}, **TINY_SBM)
     with pytest.raises(ValueError, match="not divisible by the frequency compression"):
         SBMBackbone(n_freq=255)
-    from se_mamba.recipe.enhance import sampling_options
+    from se_mamba.inference import MambaEnhancer
 
     with pytest.raises(ValueError, match="Schrödinger-bridge models only, not to SEMamba"):
-        sampling_options(build_model("semamba_advanced", channels=4, num_blocks=1), sb_steps=5)
-    assert sampling_options(build_model("sbm", **TINY_SBM), 5, "sde") == {"steps": 5, "sampler": "sde"}
+        MambaEnhancer.from_model(build_model("semamba_advanced", channels=4, num_blocks=1), sb_steps=5)
+    assert MambaEnhancer.from_model(build_model("sbm", **TINY_SBM), sb_steps=5, sampler="sde").options == \
+        {"steps": 5, "sampler": "sde"}
 
 
 # ------------------------------------------------------------ loss and EMA

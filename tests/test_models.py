@@ -336,13 +336,43 @@ def test_build_spec_spells_out_every_argument_and_rebuilds_the_same_model(monkey
         assert {k: v.shape for k, v in again.state_dict().items()} == \
             {k: v.shape for k, v in model.state_dict().items()}, name
     spec = build_model("semamba_advanced", channels=8, num_blocks=1).build_spec
-    assert spec["n_fft"] == 400 and spec["mamba"] == {"d_state": 16, "d_conv": 4, "expand": 4}
+    assert spec["n_fft"] == 400 and spec["mamba"] == {"d_state": 16, "d_conv": 4, "expand": 4, "n_layer": 1,
+                                                      "norm_eps": 1e-5}
     # a later release that changes the paper default does not change the packed model
     cls, defaults, desc = registry.MODELS["semamba_advanced"]
     monkeypatch.setitem(registry.MODELS, "semamba_advanced", (cls, {**defaults, "mamba": {"expand": 2}}, desc))
     assert build_model("semamba_advanced", channels=8, num_blocks=1).TSMamba[0].time_mamba.forward_blocks[0] \
         .mixer.d_inner == 16
     assert build_model(**spec).TSMamba[0].time_mamba.forward_blocks[0].mixer.d_inner == 32
+
+
+def test_build_spec_spells_out_the_inner_defaults_too(monkeypatch):
+    """Nested options left at None meant "the inner class's defaults" (the SBM
+    backbone and its Mamba layers, the STFT representation, the Conformer): a
+    pack then changed meaning when one of those changed. The spec writes them
+    down, so a changed inner default leaves a packed model as it was."""
+    from se_mamba.bridge import backbone
+    from se_mamba.models import tf_block
+    from se_mamba.nn.spectral import CompressedComplexSpec
+
+    def shapes(m):
+        return {k: tuple(v.shape) for k, v in m.state_dict().items()}
+
+    small = {"sbm": {"backbone": {"hidden": 8, "num_layers": 1}}, "mamba_base": {"backbone": {"hidden": 8}},
+             "mpsenet": {"channels": 8, "num_blocks": 1}}
+    specs = {n: build_model(n, **kw).build_spec for n, kw in small.items()}
+    before = {n: shapes(build_model(**spec)) for n, spec in specs.items()}
+    assert specs["sbm"]["representation"] == {"n_fft": 510, "hop_length": 128, "alpha": 0.5, "beta": 0.15}
+    # a later release changes inner defaults: the SBM's Mamba width, the
+    # representation's FFT size, the Conformer's convolution kernel
+    monkeypatch.setitem(backbone.SBM_MAMBA, "expand", 3)
+    monkeypatch.setattr(CompressedComplexSpec.__init__, "__defaults__", (254, 128, 0.5, 0.15))
+    d = list(tf_block.ConformerBlock.__init__.__defaults__)
+    d[2] = 15  # ccm_kernel_size
+    monkeypatch.setattr(tf_block.ConformerBlock.__init__, "__defaults__", tuple(d))
+    for n, kw in small.items():
+        assert shapes(build_model(n, **kw)) != before[n], n  # the change is real
+        assert shapes(build_model(**specs[n])) == before[n], n  # and the pack does not see it
 
 
 @pytest.mark.parametrize("name", sorted(list_models()))

@@ -132,6 +132,10 @@ class FullBandMamba(nn.Module):
         return self.mamba(x.reshape(B * T, Fq, H)).view(B, T, Fq, H)
 
 
+# the Mamba layers of the SBM backbone (oSpatialNet-Mamba: expand 2, not SEMamba's 4)
+SBM_MAMBA = {"d_state": 16, "d_conv": 4, "expand": 2}
+
+
 class SBMBackbone(nn.Module):
     """Data-predicting network ``net(x_t, y, t) -> x0_hat`` (complex ``[B, F, T]``).
 
@@ -173,7 +177,7 @@ class SBMBackbone(nn.Module):
                  squeeze=8, fullband_mamba=True, time_embedding=True, emb_features=64, emb_dim=128,
                  emb_scale=16.0, condition_on_state=True, causal=False, mamba=None, backend=None):
         super().__init__()
-        mamba = {"d_state": 16, "d_conv": 4, "expand": 2, **dict(mamba or {})}
+        mamba = {**SBM_MAMBA, **dict(mamba or {})}
         self.compress_stride = tuple(int(s) for s in compress)
         st, sf = self.compress_stride
         if n_freq % sf:

@@ -179,9 +179,13 @@ class MambaEnhancer(Pretrained):
         self.model.eval()
         self.sample_rate = int(self.hparams.sample_rate)
         self.sb_steps, self.sampler, self.seed = sb_steps, sampler, int(seed)
-        if (sb_steps is not None or sampler is not None) and not self.model.is_bridge:
+        # the model says which options it takes (EnhancementModel.sampling_options)
+        self.options = {k: v for k, v in (("steps", None if sb_steps is None else int(sb_steps)),
+                                          ("sampler", sampler)) if v is not None}
+        if self.options and not self.model.is_bridge:
             raise ValueError(f"sb_steps/sampler apply to Schrödinger-bridge models only, "
                              f"not to {type(self.model).__name__}")
+        self.model.check_options(self.options)
         if chunk_seconds == "auto":
             chunk_seconds = ATTENTION_CHUNK_SECONDS if self.model.attends_over_time else CHUNK_SECONDS
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
@@ -256,12 +260,7 @@ class MambaEnhancer(Pretrained):
     def _sampling(self):
         if not self.model.is_bridge:
             return {}
-        kwargs = {"generator": torch.Generator(self.device).manual_seed(self.seed)}
-        if self.sb_steps is not None:
-            kwargs["steps"] = int(self.sb_steps)
-        if self.sampler is not None:
-            kwargs["sampler"] = self.sampler
-        return kwargs
+        return {"generator": torch.Generator(self.device).manual_seed(self.seed), **self.options}
 
     def _enhance_whole(self, wav):
         n = wav.shape[-1]

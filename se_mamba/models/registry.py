@@ -16,7 +16,7 @@ import inspect
 
 from .basic import SEMambaBasic
 from .magphase import LSTMSENet, MagPhaseNet, MambAttention, MPSENet, SEMamba
-from ..bridge.enhancer import SBM, MambaBase, SBNCSNpp
+from ..bridge.enhancer import SBM, MambaBase, SBEnhancer, SBNCSNpp
 
 # name -> (class, paper defaults, one-line description)
 MODELS = {
@@ -86,15 +86,46 @@ def _signature_defaults(fn, skip=("self",)):
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
+def _nested_defaults(cls, cfg):
+    """Defaults of the nested option dicts that configuration ``cfg`` of
+    ``cls`` uses (None there means "the inner class's defaults")."""
+    if issubclass(cls, MagPhaseNet):  # only the chosen sequence model's options
+        from ..nn import MambaBlock
+        from .tf_block import BiLSTM, ConformerBlock
+
+        inner = {"mamba": MambaBlock, "lstm": BiLSTM, "conformer": ConformerBlock}[cfg["sequence"]]
+        skip = ("self", "d_model", "dim", "bidirectional", "backend")
+        return {cfg["sequence"]: _signature_defaults(inner.__init__, skip)}
+    if issubclass(cls, SBEnhancer):
+        from dataclasses import asdict
+
+        from ..bridge.backbone import SBM_MAMBA, SBMBackbone
+        from ..bridge.ncsnpp import NCSNppLite
+        from ..nn.spectral import CompressedComplexSpec
+
+        if cls is SBNCSNpp:
+            backbone = _signature_defaults(NCSNppLite.__init__)
+        else:  # sized by the representation, causal from the model, backend a run-time choice
+            backbone = _signature_defaults(SBMBackbone.__init__, ("self", "n_freq", "causal", "backend"))
+            backbone["mamba"] = dict(SBM_MAMBA)
+            if cls is MambaBase:  # fixed off: no time embedding, no state input
+                for k in ("time_embedding", "condition_on_state", "emb_features", "emb_dim", "emb_scale"):
+                    backbone.pop(k)
+        return {"backbone": backbone, "representation": asdict(CompressedComplexSpec())}
+    return {}
+
+
 def resolved_config(name, **overrides):
     """Every constructor argument ``build_model(name, **overrides)`` uses,
-    defaults included (for the magnitude-phase family also the block
-    options), as plain YAML values: what a packed model stores, so it builds
-    the same model after a default changes.
+    defaults included, down to the nested option dicts (block, backbone and
+    representation options), as plain YAML values: what a packed model
+    stores, so it builds the same model after a default changes.
 
     >>> cfg = resolved_config("semamba_advanced", channels=8)
     >>> cfg["channels"], cfg["num_blocks"], cfg["mamba"]["d_state"], cfg["sequence"]
     (8, 4, 16, 'mamba')
+    >>> resolved_config("sbm")["backbone"]["mamba"]["expand"]
+    2
     """
     cls, kwargs = model_config(name, **overrides)
     full = _signature_defaults(cls.__init__)
@@ -103,7 +134,10 @@ def resolved_config(name, **overrides):
 
         full.update(_signature_defaults(TFBlock.__init__, skip=("self", "channels", "causal")))
         full = _merge(full, cls.block_defaults)
-    return _plain(_merge(full, kwargs))
+    cfg = _merge(full, kwargs)
+    for key, defaults in _nested_defaults(cls, cfg).items():
+        cfg[key] = _merge(defaults, cfg.get(key) or {})
+    return _plain(cfg)
 
 
 def build_model(name, **overrides):
