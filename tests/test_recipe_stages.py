@@ -22,8 +22,9 @@ PACKED = os.path.join(ROOT, "tests", "data", "packed", "mini_semamba")  # a copy
 def run(tmp_path, *args, env=None):
     cmd = ["bash", RUN, "--data_dir", str(tmp_path / "data"), "--exp_dir", str(tmp_path / "exp"),
            "--python", sys.executable, *args]
-    env = dict(env or os.environ, N_TRAIN="2", N_VALID="2", N_TEST="2", RESULTS_MD="", RESULTS_ASR_MD="",
-               PRETRAINED_DIR=str(tmp_path / "packed"))
+    # N_REAL=0: no real speech from the package index (tests reach 127.0.0.1 only)
+    env = dict(env or os.environ, N_TRAIN="2", N_VALID="2", N_TEST="2", N_REAL="0", RESULTS_MD="",
+               RESULTS_ASR_MD="", PRETRAINED_DIR=str(tmp_path / "packed"))
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
 
@@ -59,6 +60,11 @@ def test_pretrained_folder_on_two_test_sets_one_without_references(corpus):
     assert np.array_equal(sf.read(item["enhanced_wav"], dtype="float32")[0], ref.astype(np.float32))
     for n in (3, 4, 5):
         assert (exp / "logs" / f"stage{n}.log").stat().st_size > 0
+    # the real-time factor of the run: enhancement seconds over the audio's
+    timing = json.loads((exp / "enhanced" / "test" / "timing.json").read_text())
+    audio = sum(sf.info(v["noisy_wav"]).duration for v in enhanced.values())
+    assert abs(timing["audio_seconds"] - audio) < 1e-2 and timing["seconds"] > 0
+    assert abs(timing["rtf"] - timing["seconds"] / timing["audio_seconds"]) < 1e-2 * timing["rtf"] + 1e-6
 
 
 def test_pretrained_official_checkpoint(corpus, fake_release):  # noqa: F811

@@ -45,6 +45,7 @@ HOSTS = {"api": "https://api.github.com", "raw": "https://raw.githubusercontent.
          "media": "https://media.githubusercontent.com/media"}
 FILEID = r"fileid_(\d+)\.wav$"
 SETS = ("dns2020_no_reverb", "dns2020_with_reverb", "dns2020_real")
+SOURCES = ("datasets/clean", "datasets/noise")  # the training speech (LibriVox readers) and noise
 
 
 def hosts(mirror=None):
@@ -85,19 +86,85 @@ def fetch(corpus_dir, mirror=None, progress=True):
                                  what=f"listing of {path}")
             files = sorted(e["name"] for e in listing if e.get("type") == "file" and e["name"].endswith(".wav"))
             for name in tqdm(files, desc=f"DNS 2020 {sub}", unit="file", disable=not progress, file=sys.stderr):
-                dest = os.path.join(out, name)
-                if os.path.exists(dest):
-                    continue
-                rel = urllib.parse.quote(f"{OWNER_REPO}/{BRANCH}/{path}/{name}")
-                head = fetch_bytes(f"{h['raw']}/{rel}")
-                pointer = lfs_pointer(head[:200].decode("ascii", "replace"))
-                if pointer is None:  # stored in Git itself: the raw bytes are the file
-                    write_bytes_atomic(dest, head)
-                    continue
-                download(f"{h['media']}/{rel}", dest, sha256=pointer[0], progress=False)
+                fetch_file(h, f"{path}/{name}", os.path.join(out, name))
         except DownloadError as exc:
             raise DownloadError(f"{exc}; {hint}") from None
         write_text_atomic(stamp, f"{len(files)} files\n")
+
+
+def fetch_file(h, path, dest):
+    """One repository file into ``dest`` (kept when there): its Git LFS pointer
+    from the raw host, then the content from the media host, SHA-256-checked."""
+    if os.path.exists(dest):
+        return
+    rel = urllib.parse.quote(f"{OWNER_REPO}/{BRANCH}/{path}")
+    head = fetch_bytes(f"{h['raw']}/{rel}")
+    pointer = lfs_pointer(head[:200].decode("ascii", "replace"))
+    if pointer is None:  # stored in Git itself: the raw bytes are the file
+        write_bytes_atomic(dest, head)
+        return
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    download(f"{h['media']}/{rel}", dest, sha256=pointer[0], progress=False)
+
+
+def list_folder(h, path):
+    """The .wav files of repository folder ``path`` on the branch, through the
+    Git trees API one level at a time (the contents API lists 1,000 files at
+    most; the training folders hold tens of thousands)."""
+    entries = fetch_json(f"{h['api']}/repos/{OWNER_REPO}/git/trees/{urllib.parse.quote(BRANCH, safe='')}",
+                         what=f"tree of {BRANCH}")["tree"]
+    for depth, part in enumerate(path.split("/")):
+        sub = next((e for e in entries if e["path"] == part and e["type"] == "tree"), None)
+        if sub is None:
+            raise DownloadError(f"{'/'.join(path.split('/')[:depth + 1])}: no such folder in {OWNER_REPO} "
+                                f"({BRANCH})")
+        tree = fetch_json(f"{h['api']}/repos/{OWNER_REPO}/git/trees/{sub['sha']}", what=f"tree of {part}")
+        if tree.get("truncated"):
+            raise DownloadError(f"{path}: GitHub truncated the listing")
+        entries = tree["tree"]
+    return sorted(e["path"] for e in entries if e["type"] == "blob" and e["path"].endswith(".wav"))
+
+
+def subset(names, max_files, keep=()):
+    """The names matching any of ``keep``, plus ``max_files`` of the others
+    spread evenly over their sorted list (many readers, not the first few).
+
+    >>> subset(["a1", "a2", "b1", "b2", "v1"], 2, keep=("v",))
+    ['a1', 'b1', 'v1']
+    """
+    kept = [n for n in names if any(k in n for k in keep)]
+    rest = [n for n in names if not any(k in n for k in keep)]
+    if not max_files or max_files >= len(rest):
+        return sorted(names)
+    step = len(rest) / max_files
+    return sorted(kept + [rest[int(i * step)] for i in range(max_files)])
+
+
+def fetch_sources(corpus_dir, mirror=None, max_files=None, keep=(), progress=True):
+    """The training sources ``datasets/clean`` and ``datasets/noise`` into
+    ``CORPUS/datasets/...`` (``max_files`` per folder: an evenly spread subset;
+    ``keep``: name parts always fetched, the validation readers). Returns the
+    two folders."""
+    from tqdm import tqdm
+
+    h = hosts(mirror)
+    hint = (f"or clone {OWNER_REPO} (branch {BRANCH}), run `git lfs pull -I datasets/clean,datasets/noise` "
+            "and pass --dns_dir")
+    out = {}
+    for sub in SOURCES:
+        folder = os.path.join(corpus_dir, sub)
+        stamp = os.path.join(folder, f".complete_{max_files or 'all'}")
+        out[sub] = folder
+        if os.path.exists(stamp):
+            continue
+        try:
+            names = subset(list_folder(h, sub), max_files, keep if sub.endswith("clean") else ())
+            for name in tqdm(names, desc=f"DNS 2020 {sub}", unit="file", disable=not progress, file=sys.stderr):
+                fetch_file(h, f"{sub}/{name}", os.path.join(folder, name))
+        except DownloadError as exc:
+            raise DownloadError(f"{exc}; {hint}") from None
+        write_text_atomic(stamp, f"{len(names)} files\n")
+    return out["datasets/clean"], out["datasets/noise"]
 
 
 def find_test_set(dns_dir):

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import time
 import zlib
 
 from ..fileio import write_text_atomic, write_wav_atomic
@@ -53,16 +54,6 @@ def load_experiment(exp_dir, device="cpu"):
     return model.to(device).eval(), ckpt
 
 
-def sampling_options(model, sb_steps=None, sampler=None):
-    """Keyword arguments of ``model.enhance`` for the SB sampling options; an
-    error for a model that has none (every model but the bridge ones)."""
-    kwargs = {k: v for k, v in (("steps", sb_steps), ("sampler", sampler)) if v is not None}
-    if kwargs and not model.is_bridge:
-        raise ValueError(f"--sb-steps/--sampler apply to Schrödinger-bridge models only, "
-                         f"not to {type(model).__name__}")
-    return kwargs
-
-
 def make_enhancer(exp=None, pretrained=None, device="cpu", sb_steps=None, sampler=None, chunk="auto",
                   savedir=None):
     """(MambaEnhancer, tag naming the weights) for an experiment or a pretrained
@@ -73,8 +64,17 @@ def make_enhancer(exp=None, pretrained=None, device="cpu", sb_steps=None, sample
     if pretrained:
         return MambaEnhancer.from_hparams(source=pretrained, savedir=savedir, **kw), f"pretrained {pretrained}"
     model, ckpt = load_experiment(exp, device)
-    sampling_options(model, sb_steps, sampler)  # one-line error for options the model has not
     return MambaEnhancer.from_model(model, **kw), str(ckpt.path)
+
+
+def timing(enhancer, seconds, audio):
+    """The real-time factor record of one enhancement run: processing and
+    audio seconds (file reading and writing excluded), threads and device."""
+    import torch
+
+    return {"rtf": seconds / audio, "seconds": round(seconds, 3), "audio_seconds": round(audio, 3),
+            "threads": torch.get_num_threads(), "device": str(enhancer.device),
+            "chunk_seconds": enhancer.chunk_seconds}
 
 
 def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
@@ -92,6 +92,7 @@ def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
         with open(stamp_path) as f:
             same = f.read() == tag
     out_manifest = {}
+    seconds = audio = 0.0
     for uid, item in tqdm(items.items(), desc="enhance", unit="utt"):
         noisy_path = item["noisy_wav"].replace("{data_root}", data_root)
         out_path = os.path.join(out_dir, f"{uid}.wav")
@@ -100,13 +101,18 @@ def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
         if not (same and os.path.exists(out_path)):
             wav, fs, _ = read_audio(noisy_path)
             enhancer.seed = zlib.crc32(uid.encode())  # the SDE sampler's noise, per utterance
+            start = time.perf_counter()
             est = enhancer.enhance_waveform(wav, fs)
+            seconds += time.perf_counter() - start
+            audio += wav.shape[0] / fs
             write_wav_atomic(out_path, est.astype("float32"), fs, subtype="FLOAT")
         clean = item.get("clean_wav")
         out_manifest[uid] = {**item, "noisy_wav": noisy_path,
                              "clean_wav": clean.replace("{data_root}", data_root) if clean else None,
                              "enhanced_wav": out_path}
     write_text_atomic(stamp_path, tag)
+    if audio:  # the real-time factor of this run (kept from the run that enhanced the files)
+        write_text_atomic(os.path.join(out_dir, "timing.json"), json.dumps(timing(enhancer, seconds, audio)) + "\n")
     path = os.path.join(out_dir, "enhanced.json")
     write_text_atomic(path, json.dumps(out_manifest, indent=2))
     return path

@@ -16,9 +16,9 @@ run=./run.sh
 "${run}" --model sbm --stage 3 --stop_stage 4 --sb_steps 10          # SBM with more steps, for reference
 "${run}" --model sbm --stage 6 --stop_stage 6
 root=$(cd ../.. && pwd)
+export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
 python=${root}/.venv/bin/python
 [ -x "${python}" ] || python=python3
-"${python}" local/compare_table.py --exp-dir "${root}/exp/mini_reverb" --out "${root}/exp/mini_reverb/RESULTS.md" --systems \
-    "SBM, 1 step=sbm/test" "SBM, 10 ODE steps=sbm/test_default10" \
-    "SB-NCSN++, 1 step=sb_ncsnpp/test_default1" "SB-NCSN++, 10 ODE steps=sb_ncsnpp/test" \
-    "Mamba-base=mamba_base/test"
+"${python}" -m se_mamba.recipe.compare --exp-dir "${root}/exp/mini_reverb" --out "${root}/exp/mini_reverb/RESULTS.md" \
+    --sets test --systems "SBM, 1 step=sbm" "SBM, 10 ODE steps=sbm:_default10" \
+    "SB-NCSN++, 1 step=sb_ncsnpp:_default1" "SB-NCSN++, 10 ODE steps=sb_ncsnpp" "Mamba-base=mamba_base"

@@ -1,0 +1,85 @@
+"""The comparison table (se_mamba.recipe.compare) against hand-computed
+numbers, and recipes/dns2020/local/compare.sh end to end on tiny data."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from se_mamba.recipe.compare import compare, paired
+
+from test_dns_synth import tree  # noqa: F401  (a tiny DNS source tree)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_scores(exp, model, tag, kind, rows):
+    d = exp / model / "scores" / tag
+    d.mkdir(parents=True, exist_ok=True)
+    cols = sorted({k for r in rows for k in r if k != "id"})
+    lines = ["id," + ",".join(cols) + ",error"]
+    lines += [r["id"] + "," + ",".join("" if r.get(c) is None else str(r[c]) for c in cols) + "," for r in rows]
+    (d / f"{kind}.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_table_means_paired_differences_and_rtf(tmp_path):
+    exp = tmp_path / "exp"
+    a = [{"id": "u1", "pesq_wb": 2.0, "dnsmos_ovrl": 3.0}, {"id": "u2", "pesq_wb": 3.0, "dnsmos_ovrl": 3.5},
+         {"id": "u3", "pesq_wb": 4.0, "dnsmos_ovrl": 2.5}]
+    b = [{"id": "u1", "pesq_wb": 1.5, "dnsmos_ovrl": 3.0}, {"id": "u2", "pesq_wb": 2.0, "dnsmos_ovrl": 3.0},
+         {"id": "u3", "pesq_wb": None, "dnsmos_ovrl": 2.0}]  # u3's PESQ failed
+    noisy = [{"id": u, "pesq_wb": 1.0, "dnsmos_ovrl": 2.0} for u in ("u1", "u2", "u3")]
+    write_scores(exp, "m1", "set", "enhanced", a)
+    write_scores(exp, "m1", "set", "noisy", noisy)
+    write_scores(exp, "m2", "set_sde2", "enhanced", b)
+    (exp / "m1" / "enhanced" / "set").mkdir(parents=True)
+    (exp / "m1" / "enhanced" / "set" / "timing.json").write_text(json.dumps(
+        {"rtf": 0.25, "seconds": 1.0, "audio_seconds": 4.0, "threads": 2, "device": "cpu"}))
+    text = compare(str(exp), ["set"], ["A=m1", "B=m2:_sde2"], param_counts=False)
+    ci = 1.96 * np.std([2.0, 3.0, 4.0], ddof=1) / np.sqrt(3)
+    assert f"| A | – | 0.250 (cpu, 2 threads) | 3.000 ± {ci:.3f} |" in text
+    assert "| B | – | not recorded | 1.750 ± " in text  # mean over the 2 scored
+    assert "| noisy | – | – | 1.000 ± 0.000 |" in text
+    # paired: u1, u2 only for PESQ (0.5, 1.0); all three for DNSMOS (0, 0.5, 0.5)
+    d = np.array([0.5, 1.0])
+    assert f"| B | +{d.mean():.3f} ± {1.96 * d.std(ddof=1) / np.sqrt(2):.3f} |" in text
+    assert paired(a, b, "dnsmos_ovrl")[0] == pytest.approx(1 / 3)
+    # metrics nobody was scored with are not columns; a missing system is one line
+    assert "estoi" not in text and "| pesq_wb | dnsmos_ovrl |" in text
+    with pytest.raises(ValueError, match="no such file .*run stages 3-4 of m3"):
+        compare(str(exp), ["set"], ["A=m1", "C=m3"], param_counts=False)
+
+
+def test_dns2020_comparison_end_to_end_on_tiny_data(tree, tmp_path):  # noqa: F811
+    """local/compare.sh with CPU sizes and a few steps: every system on the
+    three test sets, one table with the measured RTF."""
+    from test_corpora_prep import dns_tree
+
+    checkout = tmp_path / "DNS-Challenge"
+    shutil.copytree(tree / "datasets", checkout / "datasets")
+    for rel, data in dns_tree().items():
+        (checkout / "datasets" / "test_set" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / "datasets" / "test_set" / rel).write_bytes(data)
+    exp = tmp_path / "exp"
+    cmd = ["bash", os.path.join(ROOT, "recipes", "dns2020", "local", "compare.sh"), "--dns_dir", str(checkout),
+           "--data_dir", str(tmp_path / "data"), "--exp_dir", str(exp), "--python", sys.executable,
+           "--hparams", os.path.join(ROOT, "hparams", "train", "mini_sb.yaml"), "--n_train", "4", "--n_valid", "2",
+           "--clip_seconds", "2", "--workers", "1", "--test_sets", "dns2020_no_reverb dns2020_real", "--",
+           "--number_of_epochs", "1", "--batch_size", "2"]
+    # every stage runs as its own process: few systems and sets keep this test at ~2 min
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=dict(os.environ, STEPS="2"))
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
+    text = (exp / "COMPARISON.md").read_text()
+    for s in ("dns2020_no_reverb (3 utterances)", "dns2020_real (2 utterances)"):
+        assert f"## {s}" in text
+    systems = ["SBM, 1 step", "Mamba-base (predictive)", "SB-NCSN++, 2 ODE steps", "SB-NCSN++, 2 SDE steps"]
+    no_reverb = text.split("## dns2020_real")[0]
+    for name in systems:
+        assert f"| {name} | " in no_reverb
+    assert "| pesq_wb | estoi | si_sdr |" in no_reverb
+    real = text.split("## dns2020_real")[1]
+    assert "pesq_wb" not in real and "dnsmos_ovrl" in real  # no reference: DNSMOS only
+    assert "(cpu, " in text and "not recorded" not in text
