@@ -134,6 +134,28 @@ def test_registry_and_options_errors():
         {"steps": 5, "sampler": "sde"}
 
 
+def test_one_step_at_an_earlier_time_is_the_network_at_that_time():
+    """t_max (the SBM paper's check of a one-step model at t = 0.5 / 0.8): one
+    step from t is the network's estimate net(y, y, t), through every layer
+    down to MambaEnhancer."""
+    from se_mamba.inference import MambaEnhancer
+
+    torch.manual_seed(0)
+    model = build_model("sbm", **TINY_SBM).eval()
+    y = torch.randn(1, 256, 20, dtype=torch.cfloat)
+    with torch.no_grad():
+        for t in (0.5, 0.8):
+            assert torch.equal(model.enhance_spec(y, t_max=t), model.net(y, y, torch.full((1,), t)))
+        assert not torch.equal(model.enhance_spec(y, t_max=0.5), model.enhance_spec(y))
+        x = torch.randn(1, 8000) * 0.1
+        enh = MambaEnhancer.from_model(model, t_max=0.5)
+        assert torch.equal(enh.enhance_batch(x), model.enhance(x, t_max=0.5))
+    with pytest.raises(ValueError, match="t_max must be in"):
+        MambaEnhancer.from_model(model, t_max=1.5)
+    with pytest.raises(ValueError, match="Schrödinger-bridge models only"):
+        MambaEnhancer.from_model(build_model("semamba_advanced", channels=4, num_blocks=1), t_max=0.5)
+
+
 # ------------------------------------------------------------ loss and EMA
 def test_bridge_loss_against_hand_values():
     est = torch.tensor([[1 + 1j, 0j]])

@@ -70,16 +70,19 @@ def test_dns2020_comparison_end_to_end_on_tiny_data(tree, tmp_path):  # noqa: F8
            "--clip_seconds", "2", "--workers", "1", "--test_sets", "dns2020_no_reverb dns2020_real", "--",
            "--number_of_epochs", "1", "--batch_size", "2"]
     # every stage runs as its own process: few systems and sets keep this test at ~2 min
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=dict(os.environ, STEPS="2"))
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=dict(os.environ, STEPS="2", T_MAX="0.5"))
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
     text = (exp / "COMPARISON.md").read_text()
     for s in ("dns2020_no_reverb (3 utterances)", "dns2020_real (2 utterances)"):
         assert f"## {s}" in text
-    systems = ["SBM, 1 step", "Mamba-base (predictive)", "SB-NCSN++, 2 ODE steps", "SB-NCSN++, 2 SDE steps"]
+    systems = ["SBM, 1 step", "Mamba-base (predictive)", "SBM, 1 step from t = 0.5", "SB-NCSN++, 2 ODE steps",
+               "SB-NCSN++, 2 SDE steps"]
     no_reverb = text.split("## dns2020_real")[0]
     for name in systems:
         assert f"| {name} | " in no_reverb
     assert "| pesq_wb | estoi | si_sdr |" in no_reverb
     real = text.split("## dns2020_real")[1]
-    assert "pesq_wb" not in real and "dnsmos_ovrl" in real  # no reference: DNSMOS only
+    # no reference: DNSMOS, and speaker similarity of each output to its input (the noisy row: itself, 1)
+    assert "pesq_wb" not in real and "| spk_sim | dnsmos_sig |" in real
+    assert "| noisy | – | – | 1.000 ± 0.000 |" in real
     assert "(cpu, " in text and "not recorded" not in text

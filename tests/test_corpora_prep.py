@@ -137,6 +137,9 @@ def check_dns_manifests(data):
     # with_reverb's "clean" is reverberant: no reference, DNSMOS only
     assert all(v["clean_wav"] is None and v["reverberant_clean_wav"] for v in wr.values()) and len(wr) == 3
     assert len(real) == 2 and all(v["clean_wav"] is None for v in real.values())
+    # speaker similarity without a clean reference: the reverberant speech; for real recordings, the input
+    assert all(v["speaker_ref_wav"] == v["reverberant_clean_wav"] for v in wr.values())
+    assert all(v["speaker_ref_wav"] == v["noisy_wav"] for v in real.values())
 
 
 def test_dns2020_test_sets_from_github_lfs(server, tmp_path):  # noqa: F811

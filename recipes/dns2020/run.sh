@@ -2,8 +2,10 @@
 # DNS Challenge 2020 with reverberation, the Schrödinger Bridge Mamba protocol:
 # train on clips synthesised from the DNS 2020 clean speech and noise (joint
 # denoising + dereverberation by default), evaluate on the DNS 2020 test sets
-# (no_reverb: intrusive + DNSMOS; with_reverb and real recordings: DNSMOS only,
-# their references being reverberant or absent). local/compare.sh: the comparison.
+# (no_reverb: intrusive + DNSMOS + speaker similarity; with_reverb and real
+# recordings: DNSMOS and speaker similarity against the reverberant speech or
+# the input, their clean references being reverberant or absent).
+# local/compare.sh: the comparison.
 #   ./run.sh                                          # SBM: stages 1-6
 #   ./run.sh --model sb_ncsnpp --stage 2              # the multi-step baseline (50 ODE steps)
 #   ./run.sh --model mamba_base --stage 2             # the same backbone, predictive training
@@ -33,6 +35,9 @@ results=${RESULTS_MD:-}
 results_asr=${RESULTS_ASR_MD:-}
 pretrained_dir=${PRETRAINED_DIR:-}
 asr=whisper:tiny.en
+# stage 4: the recipe metrics plus speaker similarity (the SBM paper reports it on every set; without a
+# clean reference it is measured against the reverberant speech or, for real recordings, the input)
+score_metrics=pesq_wb,estoi,si_sdr,ssnr,csig,cbak,covl,stoi,spk_sim,dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808
 dns_dir=                # a DNS-Challenge checkout you have; empty: download into dns_corpus_dir
 dns_corpus_dir=${root}/corpora/DNS-Challenge
 max_files=              # empty: every clean and noise file; N: an even spread of N per folder

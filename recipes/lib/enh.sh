@@ -61,6 +61,7 @@ Usage: $0 [options] [-- hyperpyyaml overrides]
   --asr SPEC        ASR backend of stage 5: whisper:SIZE_OR_PATH | pocketsphinx | speechbrain:SOURCE (default ${asr})
   --sb_steps N      SB models: sampling steps at stage 3 (default: the model's)
   --sampler NAME    SB models: ode | sde (default: the model's)
+  --t_max T         SB models: the time sampling starts from (default 1); results under <set>_t<T>
   --test_sets "A B" test sets of stages 3-5 (manifests \$data_dir/<set>.json) (default ${test_sets:-test})
   --pretrained SRC  evaluate SRC (packed folder, hub id, official:NAME) instead of training
   --max_failures N  stage 4: files that may fail scoring (a count, or a share: 0.1, 10%) before the
@@ -106,6 +107,7 @@ enh_main() {
             --asr) asr="$2"; shift 2 ;;
             --sb_steps) sb_steps="$2"; shift 2 ;;
             --sampler) sampler="$2"; shift 2 ;;
+            --t_max) t_max="$2"; shift 2 ;;
             --test_sets) test_sets="$2"; shift 2 ;;
             --pretrained) pretrained="$2"; shift 2 ;;
             --max_failures) max_failures="$2"; shift 2 ;;
@@ -123,11 +125,15 @@ enh_main() {
     pretrained_dir=${pretrained_dir:-${exp_dir}/pretrained}
     local exp="${exp_dir}/${model}"
     local suffix="" sampling=() source_args=(--exp "${exp}")
-    sb_steps=${sb_steps:-} sampler=${sampler:-}
+    sb_steps=${sb_steps:-} sampler=${sampler:-} t_max=${t_max:-}
     if [ -n "${sb_steps}" ] || [ -n "${sampler}" ]; then
         suffix="_${sampler:-default}${sb_steps:+${sb_steps}}"
         [ -n "${sb_steps}" ] && sampling+=(--sb-steps "${sb_steps}")
         [ -n "${sampler}" ] && sampling+=(--sampler "${sampler}")
+    fi
+    if [ -n "${t_max}" ]; then
+        suffix="${suffix}_t${t_max}"
+        sampling+=(--t-max "${t_max}")
     fi
     [ -n "${pretrained}" ] && source_args=(--pretrained "${pretrained}")
     local one_set=false
@@ -183,6 +189,7 @@ enh_main() {
                 --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/scores/${tag}" \
                 --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}" \
                 --composite-mode "${composite_mode:-faithful}" --published "${recipe_name%% *}:${set}/${model}" \
+                ${score_metrics:+--metrics "${score_metrics}"} \
                 --max-failures "${max_failures:-0}"
         fi
         if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then

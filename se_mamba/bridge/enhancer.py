@@ -66,8 +66,11 @@ class SBEnhancer(EnhancementModel):
     def sampling_options(self):
         """``steps`` and ``sampler`` default to the model's (``sb_steps``,
         ``sampler``); ``generator`` seeds the SDE sampler (the ODE and one step
-        are deterministic). A predictive model (Mamba-base) has none."""
-        return ("steps", "sampler", "generator") if self.is_bridge else ()
+        are deterministic); ``t_max`` is the time sampling starts from (1: the
+        bridge's end, where y is the state; the SBM paper's open check runs a
+        one-step model at t = 0.5 and 0.8). A predictive model (Mamba-base)
+        has none."""
+        return ("steps", "sampler", "generator", "t_max") if self.is_bridge else ()
 
     @property
     def causal(self):
@@ -92,17 +95,17 @@ class SBEnhancer(EnhancementModel):
         return self.schedule.sample_xt(x0, y, t, z), t
 
     # -------------------------------------------------------------- inference
-    def enhance_spec(self, y, steps=None, sampler=None, generator=None):
+    def enhance_spec(self, y, steps=None, sampler=None, generator=None, t_max=None):
         steps = self.sb_steps if steps is None else int(steps)
         if not self.is_bridge:
             return self.net(y, y, torch.ones(y.shape[0], device=y.device))
         return sample(self.net, y, self.schedule, steps=steps, sampler=sampler or self.sampler,
-                      t_eps=self.t_eps, generator=generator)
+                      t_max=1.0 if t_max is None else float(t_max), t_eps=self.t_eps, generator=generator)
 
-    def spectral_map(self, spec, steps=None, sampler=None, generator=None):
+    def spectral_map(self, spec, steps=None, sampler=None, generator=None, t_max=None):
         """Noisy complex STFT (uncompressed) -> enhanced complex STFT."""
         rep = self.representation
-        return rep.decompress(self.enhance_spec(rep.compress(spec), steps, sampler, generator))
+        return rep.decompress(self.enhance_spec(rep.compress(spec), steps, sampler, generator, t_max))
 
 
 def sbm_backbone(representation, causal, backbone, **fixed):

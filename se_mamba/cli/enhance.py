@@ -46,6 +46,8 @@ def add_model_options(p, model_required=True):
     p.add_argument("--device", default="cpu")
     p.add_argument("--sb-steps", type=int, default=None, help="SB models: sampling steps")
     p.add_argument("--sampler", choices=("ode", "sde"), default=None, help="SB models: sampler")
+    p.add_argument("--t-max", type=float, default=None,
+                   help="SB models: the time sampling starts from (default 1)")
     p.add_argument("--chunk", type=float, default=None,
                    help="chunk length in seconds (0: whole file; default 10, or 5 for models with "
                         "attention along time)")
@@ -95,7 +97,7 @@ def collect_inputs(inputs, out_dir=None, prog="se-mamba enhance"):
 def load_enhancer(args):
     from ..inference import MambaEnhancer
 
-    kw = dict(sb_steps=args.sb_steps, sampler=args.sampler,
+    kw = dict(sb_steps=args.sb_steps, sampler=args.sampler, t_max=args.t_max,
               chunk_seconds="auto" if args.chunk is None else (args.chunk or None),
               overlap_seconds=args.overlap, pcs=args.pcs, stream_block_frames=args.stream,
               mix_noisy=args.mix_noisy, run_opts={"device": args.device})

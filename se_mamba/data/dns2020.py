@@ -10,8 +10,11 @@ Three evaluation sets of 16 kHz audio:
   files are the reverberant speech (DNS-Challenge issue #8), so the manifest
   gives no clean reference (``clean_wav: null``; the reverberant one is kept as
   ``reverberant_clean_wav``) and the set is scored with DNSMOS only, as
-  MambAttention and the SBM paper report it;
-* ``dns2020_real``: 300 real recordings, no reference: DNSMOS only.
+  MambAttention reports it, plus speaker similarity against the reverberant
+  speech (``speaker_ref_wav``) where a recipe asks for it, as the SBM paper
+  reports it;
+* ``dns2020_real``: 300 real recordings, no reference: DNSMOS, and speaker
+  similarity of the output to its input (``speaker_ref_wav`` = the recording).
 
     python -m se_mamba.data.dns2020 --dns_dir DIR --data_dir DATA       # a copy you have
     python -m se_mamba.data.dns2020 --corpus_dir CORPUS --data_dir DATA  # download
@@ -192,14 +195,16 @@ def _synthetic(test_set, reverb, workers, progress):
         noisy = os.path.join(noisy_dir, f)
         item = {"noisy_wav": noisy, "clean_wav": clean[fid], "length": wav_length(noisy), "words": ""}
         if reverb == "with_reverb":  # the reference is reverberant: no intrusive metrics
-            item = {**item, "clean_wav": None, "reverberant_clean_wav": clean[fid]}
+            item = {**item, "clean_wav": None, "reverberant_clean_wav": clean[fid], "speaker_ref_wav": clean[fid]}
         items[f"{reverb}_fileid_{fid}"] = item
     return items
 
 
 def _real(test_set, workers, progress):
     folder = at_16k(os.path.join(test_set, "real_recordings"), workers, progress)
+    # no reference: the speaker similarity of an output is measured against its input
     return {f"real_{f[:-4]}": {"noisy_wav": os.path.join(folder, f), "clean_wav": None,
+                               "speaker_ref_wav": os.path.join(folder, f),
                                "length": wav_length(os.path.join(folder, f)), "words": ""}
             for f in sorted(os.listdir(folder)) if f.endswith(".wav")}
 

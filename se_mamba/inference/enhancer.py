@@ -141,6 +141,8 @@ class MambaEnhancer(Pretrained):
     ---------
     sb_steps, sampler : int, str, optional
         SB models only: sampling steps and sampler; default the model's.
+    t_max : float, optional
+        SB models only: the time sampling starts from (default 1).
     chunk_seconds, overlap_seconds : float
         Chunked inference above ``chunk_seconds`` (None: always whole;
         "auto": :data:`CHUNK_SECONDS` or, for time-attention models,
@@ -172,20 +174,23 @@ class MambaEnhancer(Pretrained):
     HPARAMS_NEEDED = ["sample_rate"]
     MODULES_NEEDED = ["model"]
 
-    def __init__(self, *args, sb_steps=None, sampler=None, chunk_seconds="auto", overlap_seconds=1.0, seed=0,
-                 pcs=False, stream_block_frames=None, mix_noisy=0.0, **kwargs):
+    def __init__(self, *args, sb_steps=None, sampler=None, t_max=None, chunk_seconds="auto", overlap_seconds=1.0,
+                 seed=0, pcs=False, stream_block_frames=None, mix_noisy=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = require_enhancement_model(self.mods.model, "MambaEnhancer")
         self.model.eval()
         self.sample_rate = int(self.hparams.sample_rate)
         self.sb_steps, self.sampler, self.seed = sb_steps, sampler, int(seed)
         # the model says which options it takes (EnhancementModel.sampling_options)
+        self.t_max = t_max
         self.options = {k: v for k, v in (("steps", None if sb_steps is None else int(sb_steps)),
-                                          ("sampler", sampler)) if v is not None}
+                                          ("sampler", sampler), ("t_max", t_max)) if v is not None}
         if self.options and not self.model.is_bridge:
-            raise ValueError(f"sb_steps/sampler apply to Schrödinger-bridge models only, "
+            raise ValueError(f"sb_steps/sampler/t_max apply to Schrödinger-bridge models only, "
                              f"not to {type(self.model).__name__}")
         self.model.check_options(self.options)
+        if t_max is not None and not 0 < t_max <= 1:
+            raise ValueError(f"t_max must be in (0, 1], got {t_max}")
         if chunk_seconds == "auto":
             chunk_seconds = ATTENTION_CHUNK_SECONDS if self.model.attends_over_time else CHUNK_SECONDS
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
@@ -197,8 +202,8 @@ class MambaEnhancer(Pretrained):
             raise ValueError(f"PCS is defined at 16 kHz; this model runs at {self.sample_rate} Hz")
         self.stream_block_frames = stream_block_frames
         if stream_block_frames is not None:
-            if sb_steps not in (None, 1):
-                raise ValueError("streaming runs SB models in one step; drop sb_steps")
+            if sb_steps not in (None, 1) or t_max not in (None, 1):
+                raise ValueError("streaming runs SB models in one step from t = 1; drop sb_steps/t_max")
             self.streamer(block_frames=stream_block_frames)  # fails now (one line) if the model cannot stream
 
     def streamer(self, gain=None, block_frames=1):

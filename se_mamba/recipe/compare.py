@@ -119,7 +119,8 @@ def compare(exp_dir, sets, systems, param_counts=True):
         for label, model, _ in systems:
             params[label] = n_params(os.path.join(exp_dir, model))
     head = ("Mean ± 95% CI per metric; PESQ wideband; SI-SDR in dB; DNSMOS P.835 (SIG/BAK/OVRL) and P.808; "
-            "speaker similarity: cosine of speaker embeddings against the reference; RTF: enhancement "
+            "speaker similarity: cosine of speaker embeddings against the clean reference (without one: "
+            "against the item's speaker reference, see the set's RESULTS file); RTF: enhancement "
             "seconds / audio seconds, measured when the set was enhanced. Higher is better everywhere "
             "but RTF.")
     return head + "\n\n" + "\n\n".join(set_table(exp_dir, s, systems, params) for s in sets) + "\n"

@@ -55,12 +55,12 @@ def load_experiment(exp_dir, device="cpu"):
 
 
 def make_enhancer(exp=None, pretrained=None, device="cpu", sb_steps=None, sampler=None, chunk="auto",
-                  savedir=None):
+                  savedir=None, t_max=None):
     """(MambaEnhancer, tag naming the weights) for an experiment or a pretrained
     source (``savedir``: where ``from_hparams`` keeps the fetched files)."""
     from ..inference import MambaEnhancer
 
-    kw = dict(sb_steps=sb_steps, sampler=sampler, chunk_seconds=chunk, run_opts={"device": device})
+    kw = dict(sb_steps=sb_steps, sampler=sampler, t_max=t_max, chunk_seconds=chunk, run_opts={"device": device})
     if pretrained:
         return MambaEnhancer.from_hparams(source=pretrained, savedir=savedir, **kw), f"pretrained {pretrained}"
     model, ckpt = load_experiment(exp, device)
@@ -86,7 +86,8 @@ def enhance_manifest(enhancer, manifest, data_root, out_dir, tag):
         items = json.load(f)
     os.makedirs(out_dir, exist_ok=True)
     stamp_path = os.path.join(out_dir, ".checkpoint")
-    tag = tag + f" sb_steps={enhancer.sb_steps} sampler={enhancer.sampler} chunk={enhancer.chunk_seconds}"
+    tag = tag + f" sb_steps={enhancer.sb_steps} sampler={enhancer.sampler} t_max={enhancer.t_max} " \
+        f"chunk={enhancer.chunk_seconds}"
     same = False
     if os.path.exists(stamp_path):
         with open(stamp_path) as f:
@@ -131,16 +132,20 @@ def main(argv=None):
                    help="SB models: sampling steps (default: the model's, 1 for SBM)")
     p.add_argument("--sampler", choices=("ode", "sde"), default=None,
                    help="SB models: first-order sampler (default: the model's)")
+    p.add_argument("--t-max", type=float, default=None,
+                   help="SB models: the time sampling starts from (default 1; the SBM paper's check: 0.5, 0.8)")
     p.add_argument("--chunk", type=float, default=None,
                    help="chunk length in seconds (0: whole files; default: the interface's)")
     args = p.parse_args(argv)
     if args.sb_steps is not None and args.sb_steps < 1:
         p.error("--sb-steps must be >= 1")
+    if args.t_max is not None and not 0 < args.t_max <= 1:
+        p.error("--t-max must be in (0, 1]")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         enhancer, tag = make_enhancer(args.exp, args.pretrained, args.device, args.sb_steps, args.sampler,
                                       "auto" if args.chunk is None else (args.chunk or None),
-                                      savedir=os.path.join(args.out, ".pretrained_source"))
+                                      savedir=os.path.join(args.out, ".pretrained_source"), t_max=args.t_max)
         path = enhance_manifest(enhancer, args.manifest, args.data_root, args.out, tag)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"enhance: error: {exc}", file=sys.stderr)

@@ -12,7 +12,10 @@ SI-SDR, SSNR, CSIG/CBAK/COVL (faithful mode), STOI, DNSMOS), with a
 spectrogram figure (noisy / enhanced / clean) of one utterance and metric
 histograms next to it. A test set whose manifest has no clean references
 (``clean_wav`` null: real recordings, or references that are themselves
-reverberant) is scored with the non-intrusive DNSMOS only, and says so.
+reverberant) is scored with the non-intrusive DNSMOS only, and says so;
+with ``--metrics`` naming ``spk_sim`` and every item giving a
+``speaker_ref_wav`` (DNS 2020: the reverberant speech, or the real
+recording itself), also with speaker similarity against that.
 Files that failed are listed with their reasons in the results file; the
 stage exits 1 after writing everything when more failed than
 ``--max-failures`` allows (default 0).
@@ -59,14 +62,19 @@ def main(argv=None):
               "split the test set", file=sys.stderr)
         return 1
     has_ref = with_ref == {True}
-    if not has_ref:  # nothing to compare against: the non-intrusive measures only
-        metrics = [m for m in metrics if m in DNSMOS_KEYS]
+    # without a clean reference: the non-intrusive measures, and speaker
+    # similarity against the item's speaker reference when every item has one
+    # (DNS 2020 with_reverb: the reverberant speech; real recordings: the input)
+    speaker_ref = not has_ref and all(it.get("speaker_ref_wav") for it in items.values())
+    if not has_ref:
+        metrics = [m for m in metrics if m in DNSMOS_KEYS or (m == "spk_sim" and speaker_ref)]
         if not metrics:
             print(f"score: error: {args.enhanced}: no clean references and no DNSMOS metric asked for",
                   file=sys.stderr)
             return 1
+    ref_key = "clean_wav" if has_ref else "speaker_ref_wav"
     os.makedirs(args.out_dir, exist_ok=True)
-    systems = {system: [(u, it["clean_wav"], it[key]) for u, it in sorted(items.items())]
+    systems = {system: [(u, it.get(ref_key), it[key]) for u, it in sorted(items.items())]
                for system, key in (("noisy", "noisy_wav"), ("enhanced", "enhanced_wav"))}
     rows = score_systems(systems, metrics, args.workers, args.composite_mode)
     for system, system_rows in rows.items():
@@ -92,7 +100,10 @@ def main(argv=None):
     paper = published_table(*args.published.rsplit("/", 1), sums) if args.published and has_ref else []
     text = "\n".join([
         f"# {args.title}", "",
-        *([] if has_ref else ["No clean reference in this test set: DNSMOS (non-intrusive) only.", ""]),
+        *([] if has_ref else [
+            "No clean reference in this test set: DNSMOS (non-intrusive) only"
+            + ("; speaker similarity against each item's speaker reference (`speaker_ref_wav`)."
+               if "spk_sim" in metrics else "."), ""]),
         f"Test set: {len(items)} utterances. Mean ± 95% CI (1.96 std / sqrt(n)) and std; SI-SDR with "
         f"means removed; PESQ wideband (`pesq` package); composite measures in {args.composite_mode} mode; "
         "DNSMOS P.835 / P.808 (non-intrusive). Failed scores are counted, never averaged.", "",

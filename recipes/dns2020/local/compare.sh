@@ -9,6 +9,7 @@
 #   local/compare.sh                                   # the full run (GPU)
 #   local/compare.sh --dns_dir /data/DNS-Challenge -- --number_of_epochs 50
 #   STEPS="1 10" local/compare.sh ...                  # fewer SB-NCSN++ step counts
+#   T_MAX="0.5 0.8" local/compare.sh ...               # + SBM's one step started from t = 0.5 and 0.8
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(cd ../.. && pwd)
@@ -34,6 +35,10 @@ run --model sbm --stage 1 --stop_stage 4 -- "${train[@]+"${train[@]}"}"
 run --model mamba_base --stage 2 --stop_stage 4 -- "${train[@]+"${train[@]}"}"
 run --model sb_ncsnpp --stage 2 --stop_stage 2 -- "${train[@]+"${train[@]}"}"
 systems=("SBM, 1 step=sbm" "Mamba-base (predictive)=mamba_base")
+for t in ${T_MAX:-}; do   # the SBM paper's open check: the one-step model started from t < 1
+    run --model sbm --stage 3 --stop_stage 4 --t_max "${t}"
+    systems+=("SBM, 1 step from t = ${t}=sbm:_t${t}")
+done
 for sampler in ode sde; do
     for n in ${steps}; do
         run --model sb_ncsnpp --stage 3 --stop_stage 4 --sb_steps "${n}" --sampler "${sampler}"
