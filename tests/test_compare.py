@@ -2,7 +2,6 @@
 numbers, and recipes/dns2020/local/compare.sh end to end on tiny data."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ import pytest
 
 from se_mamba.recipe.compare import compare, paired
 
-from test_dns_synth import tree  # noqa: F401  (a tiny DNS source tree)
+from test_dns_synth import checkout, tree  # noqa: F401  (a tiny DNS-Challenge checkout)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,16 +52,9 @@ def test_table_means_paired_differences_and_rtf(tmp_path):
         compare(str(exp), ["set"], ["A=m1", "C=m3"], param_counts=False)
 
 
-def test_dns2020_comparison_end_to_end_on_tiny_data(tree, tmp_path):  # noqa: F811
-    """local/compare.sh with CPU sizes and a few steps: every system on the
-    three test sets, one table with the measured RTF."""
-    from test_corpora_prep import dns_tree
-
-    checkout = tmp_path / "DNS-Challenge"
-    shutil.copytree(tree / "datasets", checkout / "datasets")
-    for rel, data in dns_tree().items():
-        (checkout / "datasets" / "test_set" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (checkout / "datasets" / "test_set" / rel).write_bytes(data)
+def test_dns2020_comparison_end_to_end_on_tiny_data(checkout, tmp_path):  # noqa: F811
+    """local/compare.sh with CPU sizes and a few steps: every system on two
+    test sets (one without references), one table with the measured RTF."""
     exp = tmp_path / "exp"
     cmd = ["bash", os.path.join(ROOT, "recipes", "dns2020", "local", "compare.sh"), "--dns_dir", str(checkout),
            "--data_dir", str(tmp_path / "data"), "--exp_dir", str(exp), "--python", sys.executable,

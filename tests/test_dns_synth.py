@@ -228,21 +228,28 @@ def test_sources_downloaded_as_an_even_subset_with_the_validation_readers(server
         dns2020.fetch_sources(str(tmp_path / "c3"), server, progress=False)
 
 
-def test_recipe_stage_1_on_a_checkout(tree, tmp_path):
-    """recipes/dns2020 stage 1 on a DNS-Challenge checkout: the three test sets
-    and the synthesised training/validation clips in one data folder, ready for
-    the training YAML (train.json, valid.json; test = dns2020_no_reverb)."""
+@pytest.fixture
+def checkout(tree, tmp_path):
+    """A DNS-Challenge checkout: the tiny sources plus the tiny test sets."""
     import shutil
-    import subprocess
-    import sys
 
     from test_corpora_prep import dns_tree
 
-    checkout = tmp_path / "DNS-Challenge"
-    shutil.copytree(tree / "datasets", checkout / "datasets")
+    out = tmp_path / "DNS-Challenge"
+    shutil.copytree(tree / "datasets", out / "datasets")
     for rel, data in dns_tree().items():
-        (checkout / "datasets" / "test_set" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (checkout / "datasets" / "test_set" / rel).write_bytes(data)
+        (out / "datasets" / "test_set" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / "datasets" / "test_set" / rel).write_bytes(data)
+    return out
+
+
+def test_recipe_stage_1_on_a_checkout(checkout, tmp_path):
+    """recipes/dns2020 stage 1 on a DNS-Challenge checkout: the three test sets
+    and the synthesised training/validation clips in one data folder, ready for
+    the training YAML (train.json, valid.json; test = dns2020_no_reverb)."""
+    import subprocess
+    import sys
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     data, exp = tmp_path / "data", tmp_path / "exp"
     r = subprocess.run(["bash", os.path.join(root, "recipes", "dns2020", "run.sh"), "--dns_dir", str(checkout),

@@ -53,7 +53,12 @@ def paired(rows_a, rows_b, metric):
 
 
 def parse_system(spec):
-    label, sep, where = spec.partition("=")
+    """``LABEL=MODEL[:SUFFIX]`` -> (label, model, suffix); the label may hold "=".
+
+    >>> parse_system("SBM, 1 step from t = 0.5=sbm:_t0.5")
+    ('SBM, 1 step from t = 0.5', 'sbm', '_t0.5')
+    """
+    label, sep, where = spec.rpartition("=")
     if not sep or not label or not where:
         raise ValueError(f"{spec!r}: expected LABEL=MODEL[:SUFFIX]")
     model, _, suffix = where.partition(":")
