@@ -166,24 +166,27 @@ def early_part(rir, early_ms=50.0, sr=RATE):
     return rir[:end].copy()
 
 
+def _wav_files(folder):
+    """Every .wav file under ``folder``, sorted."""
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.lower().endswith(".wav"))
+
+
 def list_rirs(rir_dir):
-    out = sorted(os.path.join(d, f) for d, _, fs in os.walk(rir_dir) for f in fs if f.lower().endswith(".wav"))
+    out = _wav_files(rir_dir)
     if not out:
         raise ValueError(f"{rir_dir}: no .wav room impulse responses")
     return out
 
 
 def measured_rir(rng, paths):
-    from ..audio import read_mono
-
     path = paths[rng.integers(len(paths))]
-    return read_mono(path, RATE)[0], os.path.basename(path)
+    return _read(path), os.path.basename(path)
 
 
 # ------------------------------------------------------------------ sources
 def list_clean(clean_dir, valid_readers):
     """{split: sorted clean files}: validation = the held-out readers' files."""
-    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(clean_dir) for f in fs if f.endswith(".wav"))
+    files = _wav_files(clean_dir)
     if not files:
         raise ValueError(f"{clean_dir}: no .wav clean speech")
     held = set(valid_readers)
@@ -199,7 +202,7 @@ def list_clean(clean_dir, valid_readers):
 
 
 def list_noise(noise_dir):
-    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(noise_dir) for f in fs if f.endswith(".wav"))
+    files = _wav_files(noise_dir)
     if not files:
         raise ValueError(f"{noise_dir}: no .wav noise")
     return files
