@@ -1,21 +1,36 @@
-"""Audio helpers shared by scoring, DNSMOS, speaker similarity, ASR and
-inference: polyphase resampling, reading a file as mono float64 at a given
+"""Audio helpers shared by scoring, DNSMOS, speaker similarity, ASR,
+inference and corpus preparation: resampling, reading a file as mono float64 at a given
 rate, and listing the audio files of a folder tree."""
 import os
-from math import gcd
 
 import numpy as np
 
 
 def resample(wav, fs, rate=16000):
-    """``wav`` (1-D) from ``fs`` to ``rate`` Hz (polyphase, scipy); unchanged when equal."""
-    wav = np.asarray(wav, dtype=np.float64)
-    if int(fs) == rate:
-        return wav
-    from scipy.signal import resample_poly
+    """``wav`` (1-D) from ``fs`` to ``rate`` Hz as float64; unchanged when equal.
 
-    g = gcd(int(fs), rate)
-    return resample_poly(wav, rate // g, int(fs) // g)
+    The package's one resampler: torchaudio's windowed-sinc interpolation
+    (Hann window, 6 zero crossings, roll-off 0.99), the one SpeechBrain's
+    ``Resample`` and ``read_audio`` pipelines use, so files prepared here
+    match what a SpeechBrain recipe would feed the model. It takes any pair
+    of integer rates (the mini corpus reads tempo-warped speech at rates
+    such as 22 650 Hz), computed in float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> t = np.arange(48000) / 48000
+    >>> y = resample(np.sin(2 * np.pi * 440 * t), 48000, 16000)
+    >>> y.shape, y.dtype
+    ((16000,), dtype('float64'))
+    """
+    wav = np.asarray(wav, dtype=np.float64)
+    if int(fs) == int(rate):
+        return wav
+    import torch
+    import torchaudio
+
+    return torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(wav)), int(fs), int(rate)).numpy()
 
 
 def read_audio(path, always_2d=False):

@@ -78,3 +78,21 @@ def test_dns2020_comparison_end_to_end_on_tiny_data(checkout, tmp_path):  # noqa
     assert "pesq_wb" not in real and "| spk_sim | dnsmos_sig |" in real
     assert "| noisy | – | – | 1.000 ± 0.000 |" in real
     assert "(cpu, " in text and "not recorded" not in text
+
+
+def test_voicebank_comparison_plans_the_same_systems_on_its_test_set():
+    """recipes/voicebank/local/compare.sh: the SBM paper's VoiceBank row, the
+    same shared script (recipes/lib/compare_sb.sh) on the recipe's test set."""
+    script = os.path.join(ROOT, "recipes", "voicebank", "local", "compare.sh")
+    r = subprocess.run(["bash", script, "--download", "false", "--", "--number_of_epochs", "2"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, DRY_RUN="1", STEPS="1 10", T_MAX="0.5"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    run_sh = os.path.join(ROOT, "recipes", "voicebank", "run.sh")
+    assert lines[0] == f"{run_sh} --test_sets test --download false --model sbm --stage 1 --stop_stage 4 -- " \
+                       "--number_of_epochs 2"
+    assert any("--model mamba_base --stage 2 --stop_stage 4" in x for x in lines)
+    assert any("--model sbm --stage 3 --stop_stage 4 --t_max 0.5" in x for x in lines)
+    assert sum("--model sb_ncsnpp --stage 3" in x for x in lines) == 4  # 1 and 10 steps, ODE and SDE
+    assert f"--exp-dir {os.path.join(ROOT, 'exp', 'voicebank')} --sets test" in lines[-1]
+    assert "SB-NCSN++\\,\\ 10\\ SDE\\ steps=sb_ncsnpp:_sde10" in lines[-1]

@@ -13,6 +13,8 @@
 #   ./run.sh --dns_dir /data/DNS-Challenge            # a checkout you have (git lfs pull done)
 #   ./run.sh --max_files 2000 --n_train 5000          # a subset of the sources, fewer clips
 #   ./run.sh --rir_dir /data/rirs                     # measured RIRs instead of simulated rooms
+#   ./run.sh --voicebank_dir corpora/voicebank \
+#       --test_sets "dns2020_no_reverb dns2020_with_reverb dns2020_real voicebank_test"   # + VoiceBank-DEMAND
 # --model: sbm, sbm_causal, sb_ncsnpp, mamba_base (hparams/train/sb.yaml), or a
 # magnitude-phase model with --hparams hparams/train/magphase.yaml.
 set -euo pipefail
@@ -36,13 +38,16 @@ results_asr=${RESULTS_ASR_MD:-}
 pretrained_dir=${PRETRAINED_DIR:-}
 asr=whisper:tiny.en
 # stage 4: the recipe metrics plus speaker similarity (the SBM paper reports it on every set; without a
-# clean reference it is measured against the reverberant speech or, for real recordings, the input)
-score_metrics=pesq_wb,estoi,si_sdr,ssnr,csig,cbak,covl,stoi,spk_sim,dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808
+# clean reference it is measured against the reverberant speech or, for real recordings, the input),
+# and the paper's NISQA and SpeechBERTScore where their models are present (else "not available: <why>"
+# cells; docs/scoring.md)
+score_metrics=pesq_wb,estoi,si_sdr,ssnr,csig,cbak,covl,stoi,spk_sim,speechbertscore,dnsmos_sig,dnsmos_bak,dnsmos_ovrl,dnsmos_p808,nisqa_mos
 dns_dir=                # a DNS-Challenge checkout you have; empty: download into dns_corpus_dir
 dns_corpus_dir=${root}/corpora/DNS-Challenge
 max_files=              # empty: every clean and noise file; N: an even spread of N per folder
 mirror=                 # base URL serving /api, /raw and /media like GitHub (see README)
 download=true
+voicebank_dir=          # VoiceBank-DEMAND (recipes/voicebank's corpus folder): the voicebank_test set
 # the synthesis (se_mamba.data.dns_synth; the DNS synthesiser's defaults, reverb ours)
 task=joint              # joint: target = direct path + 50 ms of early reflections; denoise: reverberant target
 reverb_prob=0.5
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
         --max_files) max_files="$2"; shift 2 ;;
         --mirror) mirror="$2"; shift 2 ;;
         --download) download="$2"; shift 2 ;;
+        --voicebank_dir) voicebank_dir="$2"; shift 2 ;;
         --task) task="$2"; shift 2 ;;
         --reverb_prob) reverb_prob="$2"; shift 2 ;;
         --rir_dir) rir_dir="$2"; shift 2 ;;
@@ -76,7 +82,7 @@ while [ $# -gt 0 ]; do
                    echo "  --mirror URL --download true|false (${download}) --workers N (${workers})"
                    echo "  --task joint|denoise (${task}) --reverb_prob P (${reverb_prob}) --rir_dir DIR"
                    echo "  --n_train N (${n_train}) --n_valid N (${n_valid}) --clip_seconds S (${clip_seconds})"
-                   echo "  --synth_seed N (${synth_seed})"
+                   echo "  --synth_seed N (${synth_seed}) --voicebank_dir DIR (the voicebank_test set)"
                    args+=("$1"); shift ;;
         *) args+=("$1"); shift ;;
     esac
@@ -95,7 +101,8 @@ prepare_data() {
     elif [ "${download}" = false ]; then
         src=(--dns_dir "${dns_corpus_dir}")
     fi
-    "${python}" -m se_mamba.data.dns2020 "${tests[@]}" --data_dir "${data_dir}" --workers "${workers}"
+    "${python}" -m se_mamba.data.dns2020 "${tests[@]}" --data_dir "${data_dir}" --workers "${workers}" \
+        ${voicebank_dir:+--voicebank_dir "${voicebank_dir}"}
     "${python}" -m se_mamba.data.dns_synth "${src[@]}" --out_dir "${data_dir}" --seed "${synth_seed}" \
         --n_train "${n_train}" --n_valid "${n_valid}" --clip_seconds "${clip_seconds}" --task "${task}" \
         --reverb_prob "${reverb_prob}" ${rir_dir:+--rir_dir "${rir_dir}"} --workers "${workers}"

@@ -31,7 +31,7 @@ def add_parser(sub):
     p.add_argument("--summary", required=True, help="Markdown summary to write")
     p.add_argument("--composite-mode", default="faithful", choices=["faithful", "paper"])
     p.add_argument("--metrics", default="pesq_wb,pesq_nb,stoi,estoi,si_sdr,ssnr,csig,cbak,covl",
-                   help="comma-separated list or 'all' (adds spk_sim and DNSMOS)")
+                   help="comma-separated list or 'all' (adds spk_sim, DNSMOS, speechbertscore, nisqa_mos)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--figures", default=None, help="folder for histograms (and one spectrogram)")
     p.add_argument("--title", default="Scores")

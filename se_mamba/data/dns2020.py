@@ -16,6 +16,13 @@ Three evaluation sets of 16 kHz audio:
 * ``dns2020_real``: 300 real recordings, no reference: DNSMOS, and speaker
   similarity of the output to its input (``speaker_ref_wav`` = the recording).
 
+With ``--voicebank_dir`` a fourth set, ``voicebank_test``: VoiceBank-DEMAND's
+test pairs, the SBM paper's fourth test set (Yang et al., 2025, score the
+same models on DNS 2020 and VoiceBank-DEMAND), from a corpus folder that
+``recipes/voicebank`` prepared (``clean_testset_wav``, ``noisy_testset_wav``,
+``testset_txt``; 48 kHz folders get a 16 kHz copy once) or any folder with
+``clean/`` and ``noisy/`` files of the same names.
+
     python -m se_mamba.data.dns2020 --dns_dir DIR --data_dir DATA       # a copy you have
     python -m se_mamba.data.dns2020 --corpus_dir CORPUS --data_dir DATA  # download
 
@@ -37,7 +44,7 @@ import urllib.request
 
 from ..fileio import write_bytes_atomic, write_text_atomic
 from .download import DownloadError, download, fetch_bytes, fetch_json
-from .prep import at_16k, cli_bool, pair_key, wav_length, write_manifests
+from .prep import at_16k, cli_bool, pair_key, paired_entries, wav_length, write_manifests
 
 OWNER_REPO = "microsoft/DNS-Challenge"
 BRANCH = "interspeech2020/master"
@@ -209,8 +216,20 @@ def _real(test_set, workers, progress):
             for f in sorted(os.listdir(folder)) if f.endswith(".wav")}
 
 
-def prepare(data_dir, dns_dir=None, corpus_dir=None, download_files=True, mirror=None, workers=2, progress=True):
-    """Write ``DATA/{dns2020_no_reverb,dns2020_with_reverb,dns2020_real}.json``."""
+def _voicebank(voicebank_dir, workers, progress):
+    for clean, noisy, txt in (("clean_testset_wav", "noisy_testset_wav", "testset_txt"), ("clean", "noisy", "txt")):
+        c, n = (os.path.join(voicebank_dir, d) for d in (clean, noisy))
+        if os.path.isdir(c) and os.path.isdir(n):
+            c, n = (at_16k(d, workers, progress) for d in (c, n))
+            return paired_entries(c, n, [os.path.join(voicebank_dir, txt)])
+    raise ValueError(f"{voicebank_dir}: neither clean_testset_wav/ + noisy_testset_wav/ (VoiceBank-DEMAND) "
+                     "nor clean/ + noisy/")
+
+
+def prepare(data_dir, dns_dir=None, corpus_dir=None, download_files=True, mirror=None, workers=2, progress=True,
+            voicebank_dir=None):
+    """Write ``DATA/{dns2020_no_reverb,dns2020_with_reverb,dns2020_real}.json``
+    (and ``voicebank_test.json`` from ``voicebank_dir``)."""
     if dns_dir is None:
         if corpus_dir is None:
             raise ValueError("give --dns_dir (a copy you have) or --corpus_dir (where to download)")
@@ -218,10 +237,12 @@ def prepare(data_dir, dns_dir=None, corpus_dir=None, download_files=True, mirror
             fetch(corpus_dir, mirror, progress)
         dns_dir = corpus_dir
     test_set = find_test_set(dns_dir)
-    return write_manifests(data_dir, {
-        "dns2020_no_reverb": _synthetic(test_set, "no_reverb", workers, progress),
-        "dns2020_with_reverb": _synthetic(test_set, "with_reverb", workers, progress),
-        "dns2020_real": _real(test_set, workers, progress)})
+    sets = {"dns2020_no_reverb": _synthetic(test_set, "no_reverb", workers, progress),
+            "dns2020_with_reverb": _synthetic(test_set, "with_reverb", workers, progress),
+            "dns2020_real": _real(test_set, workers, progress)}
+    if voicebank_dir:
+        sets["voicebank_test"] = _voicebank(voicebank_dir, workers, progress)
+    return write_manifests(data_dir, sets)
 
 
 def main(argv=None):
@@ -233,13 +254,16 @@ def main(argv=None):
     p.add_argument("--download", type=cli_bool, default=True)
     p.add_argument("--mirror", default=None, help="base URL serving /api, /raw and /media like GitHub")
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 2))
+    p.add_argument("--voicebank_dir", default=None,
+                   help="VoiceBank-DEMAND (recipes/voicebank's corpus folder, or clean/ + noisy/): voicebank_test")
     args = p.parse_args(argv)
     try:
-        counts = prepare(args.data_dir, args.dns_dir, args.corpus_dir, args.download, args.mirror, args.workers)
+        counts = prepare(args.data_dir, args.dns_dir, args.corpus_dir, args.download, args.mirror, args.workers,
+                         voicebank_dir=args.voicebank_dir)
     except (DownloadError, ValueError, OSError) as exc:
         print(f"dns2020: error: {exc}", file=sys.stderr)
         return 1
-    print(f"DNS 2020 test manifests in {args.data_dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"test manifests in {args.data_dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..audio import resample
 from ..fileio import write_text_atomic, write_wav_atomic
 from .noises import NOISE_KINDS, make_noise, spectral_tilt
 
@@ -180,19 +181,6 @@ def mix(rng, speech_at_mic, target, noise, snr_db, level_range_db):
     return noisy * gain, target * gain
 
 
-def _resample(wav, sr_in):
-    """float samples read as ``sr_in`` Hz -> 16 kHz with torchaudio's
-    windowed-sinc resampler. The package's other audio goes through
-    :func:`se_mamba.audio.resample` (polyphase, scipy); the corpus keeps this
-    one because its bytes define the published demo model and its results
-    (switching changes every utterance slightly: two fresh `make demo` runs
-    on the switched corpus missed the ESTOI goal, recipes/mini/README.md)."""
-    import torch
-    import torchaudio
-
-    return torchaudio.functional.resample(torch.from_numpy(wav), sr_in, SR).numpy()
-
-
 def _write(path, x):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_wav_atomic(path, np.clip(x, -1.0, 1.0), SR, subtype="PCM_16")
@@ -243,7 +231,7 @@ def synthesise(cfg, items):
             [dict(text=items[k]["text"], voice=items[k]["voice"], rate=items[k]["rate"],
                   pitch=items[k]["pitch"], seed=cfg.seed * 100003 + k) for k in espeak])
         for k, w in zip(espeak, wavs):
-            out[k] = _resample(w.astype(np.float64) / 32768.0, sr)
+            out[k] = resample(w.astype(np.float64) / 32768.0, sr, SR)
     # one seeded process per split: a split's neural speech does not depend on how
     # many neural utterances the splits before it had (the training mix)
     for i, split in enumerate(SPLITS):
@@ -257,7 +245,7 @@ def synthesise(cfg, items):
         for k, w in zip(ks, wavs):
             # the warped rate on a 50 Hz grid: a small rational ratio to 16 kHz (an
             # arbitrary rate makes the resampling kernel thousands of taps long)
-            out[k] = _resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50))
+            out[k] = resample(w.astype(np.float64), int(round(sr * items[k]["warp"] / 50) * 50), SR)
     return out
 
 

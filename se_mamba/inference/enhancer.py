@@ -325,7 +325,7 @@ class MambaEnhancer(Pretrained):
             y = resample(x[:, c], sample_rate, self.sample_rate)
             e = self.enhance_batch(torch.from_numpy(y).float().unsqueeze(0))[0].cpu().numpy()
             e = resample(e, self.sample_rate, sample_rate)
-            # polyphase resampling can differ by a sample: match the input length
+            # resampling there and back can differ by a sample: match the input length
             e = np.pad(e, (0, max(0, x.shape[0] - e.size)))[: x.shape[0]]
             chans.append(e)
         out = np.stack(chans, axis=1)

@@ -18,6 +18,12 @@ Metrics (``METRICS``): ``pesq_wb``, ``pesq_nb``, ``stoi``, ``estoi``,
 ``si_sdr`` (means removed), ``ssnr`` (segmental SNR), ``csig``, ``cbak``,
 ``covl`` (composite, ``composite_mode`` faithful or paper), ``spk_sim``
 (speaker similarity, cosine of GE2E embeddings), and the non-intrusive ``dnsmos_sig``, ``dnsmos_bak``, ``dnsmos_ovrl``, ``dnsmos_p808``.
+
+Two optional metrics run only where the user has their model
+(:mod:`se_mamba.metrics.optional`): ``speechbertscore`` (intrusive) and
+``nisqa_mos``. Without it their cells read ``not available: <reason>`` in
+the CSVs and tables (the row keeps the reason under ``unavailable``); they
+are not failures and never a zero.
 """
 import csv
 import io
@@ -32,11 +38,14 @@ from ..audio import AUDIO_EXTENSIONS, audio_files, read_mono
 from .composite import COMPOSITE_MODES, composite, segmental_snr
 from .dnsmos import DNSMOS_KEYS
 from .intrusive import pesq_score, si_sdr, stoi_score
+from .optional import OPTIONAL, NotAvailable
 from .pool import single_threaded_children
 
 RATE = 16000
-INTRUSIVE = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "spk_sim")
-METRICS = INTRUSIVE + DNSMOS_KEYS
+INTRUSIVE = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "spk_sim",
+             "speechbertscore")
+METRICS = INTRUSIVE + DNSMOS_KEYS + ("nisqa_mos",)
+NOT_AVAILABLE = "not available: "
 DEFAULT_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr")
 RECIPE_METRICS = ("pesq_wb", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "stoi") + DNSMOS_KEYS
 MIN_SAMPLES = RATE // 4  # PESQ needs 0.25 s
@@ -126,6 +135,21 @@ _SINGLE = {"pesq_wb": lambda r, e, fs: _pesq(r, e, fs, "wb"), "pesq_nb": lambda 
            "si_sdr": lambda r, e, fs: si_sdr(r, e), "ssnr": segmental_snr, "spk_sim": _speaker}
 
 
+def _optional(metrics, row, errors, ref, est, fs, ref_ok):
+    """The optional metrics: a score, a recorded failure, or (no model) the reason in ``row["unavailable"]``."""
+    from .optional import scorer
+
+    for m in metrics:
+        if m not in OPTIONAL or (m in INTRUSIVE and not ref_ok):
+            continue
+        try:
+            fn = scorer(m)
+        except NotAvailable as exc:
+            row.setdefault("unavailable", {})[m] = str(exc)
+            continue
+        row[m] = _guarded(m, errors, fn, *((ref, est, fs) if m in INTRUSIVE else (est, fs)))
+
+
 def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faithful"):
     """Score one pair of mono float signals at ``fs`` (already equal length).
     Each metric is computed under its own guard: one that fails leaves NaN and
@@ -155,12 +179,13 @@ def score_pair(ref, est, fs=RATE, metrics=DEFAULT_METRICS, composite_mode="faith
             if missing and not comp_errors and not comp.get("error"):
                 errors.append(f"{'/'.join(missing)}: not a finite number")
         for m in intrusive:
-            if m in ("csig", "cbak", "covl") or (m == "pesq_wb" and wanted):
+            if m in ("csig", "cbak", "covl") or (m == "pesq_wb" and wanted) or m in OPTIONAL:
                 continue
             row[m] = _guarded(m, errors, _SINGLE[m], ref, est, fs)
     if any(m in DNSMOS_KEYS for m in metrics):
         dns = _attempt("dnsmos", errors, lambda: _dnsmos()(est, fs)) or {}
         row.update({k: float(v) for k, v in dns.items() if k in metrics})
+    _optional(metrics, row, errors, ref, est, fs, bool(intrusive) and not ref_problem)
     row["error"] = "; ".join(errors)
     return row
 
@@ -257,10 +282,13 @@ def summarise(rows, metrics=DEFAULT_METRICS):
         v = np.array([r[m] for r in rows], dtype=np.float64)
         ok = v[np.isfinite(v)]
         n = ok.size
+        why = [r["unavailable"][m] for r in rows if m in r.get("unavailable", {})]
         out[m] = {"mean": float(ok.mean()) if n else math.nan,
                   "std": float(ok.std(ddof=1)) if n > 1 else math.nan,
                   "ci95": float(1.96 * ok.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-                  "n": int(n), "failed": int(v.size - n)}
+                  "n": int(n), "failed": int(v.size - n - len(why))}
+        if why:
+            out[m]["unavailable"] = why[0]
     return out
 
 
@@ -281,6 +309,9 @@ def markdown_table(summaries, metrics=DEFAULT_METRICS, baseline="noisy"):
         cells = []
         for s in systems:
             st = summaries[s][m]
+            if "unavailable" in st and not st["n"]:
+                cells += [NOT_AVAILABLE + st["unavailable"], "–"]
+                continue
             cells += [f"{_fmt(st['mean'])} ± {_fmt(st['ci95'])}", _fmt(st["std"])]
         if delta:
             d = summaries[systems[-1]][m]["mean"] - summaries[baseline][m]["mean"]
@@ -344,7 +375,9 @@ def csv_text(rows, metrics=DEFAULT_METRICS):
     w = csv.DictWriter(buf, fieldnames=["id", *metrics, "error"], lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if isinstance(r.get(k), float) and math.isnan(r[k]) else r.get(k, ""))
+        why = r.get("unavailable", {})
+        w.writerow({k: (NOT_AVAILABLE + why[k] if k in why
+                        else "" if isinstance(r.get(k), float) and math.isnan(r[k]) else r.get(k, ""))
                     for k in ["id", *metrics, "error"]})
     return buf.getvalue()
 

@@ -29,16 +29,27 @@ import sys
 import numpy as np
 
 from ..fileio import write_text_atomic
-from ..metrics.report import summarise
+from ..metrics.report import NOT_AVAILABLE, summarise
 
-METRICS = ("pesq_wb", "estoi", "si_sdr", "spk_sim", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808")
+METRICS = ("pesq_wb", "estoi", "si_sdr", "spk_sim", "speechbertscore", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
+           "dnsmos_p808", "nisqa_mos")
 
 
 def read_rows(path):
-    """Per-utterance rows of a stage-4 CSV; absent or empty cells are NaN."""
+    """Per-utterance rows of a stage-4 CSV; absent or empty cells are NaN, and
+    a "not available: <reason>" cell (a metric without its model) is NaN with
+    the reason under ``unavailable``."""
+    rows = []
     with open(path) as f:
-        return [{"id": r["id"], **{m: float(r[m]) if r.get(m) not in (None, "") else math.nan for m in METRICS}}
-                for r in csv.DictReader(f)]
+        for r in csv.DictReader(f):
+            row, why = {"id": r["id"]}, {}
+            for m in METRICS:
+                cell = r.get(m) or ""
+                if cell.startswith(NOT_AVAILABLE):
+                    why[m] = cell[len(NOT_AVAILABLE):]
+                row[m] = float(cell) if cell and m not in why else math.nan
+            rows.append({**row, "unavailable": why} if why else row)
+    return rows
 
 
 def paired(rows_a, rows_b, metric):
@@ -72,7 +83,9 @@ def n_params(exp):
     return sum(p.numel() for p in model.parameters())
 
 
-def _cell(mean, ci, signed=False):
+def _cell(mean, ci, signed=False, unavailable=None):
+    if unavailable is not None:
+        return NOT_AVAILABLE + unavailable
     if not math.isfinite(mean):
         return "–"
     return (f"{mean:+.3f}" if signed else f"{mean:.3f}") + (f" ± {ci:.3f}" if math.isfinite(ci) else "")
@@ -97,13 +110,14 @@ def set_table(exp_dir, test_set, systems, params):
         else:
             rtf[label] = "not recorded"
     summaries = {label: summarise(r, METRICS) for label, r in rows.items()}
-    metrics = [m for m in METRICS if any(s[m]["n"] for s in summaries.values())]
+    metrics = [m for m in METRICS if any(s[m]["n"] or "unavailable" in s[m] for s in summaries.values())]
     n = max(s[m]["n"] for s in summaries.values() for m in metrics) if metrics else 0
     lines = [f"## {test_set} ({n} utterances)", "",
              "| system | params | RTF | " + " | ".join(metrics) + " |", "|---|---|---|" + "---|" * len(metrics)]
     for label, s in summaries.items():
         count = f"{params[label]:,}" if label in params else "–"
-        cells = [_cell(s[m]["mean"], s[m]["ci95"]) for m in metrics]
+        cells = [_cell(s[m]["mean"], s[m]["ci95"], unavailable=None if s[m]["n"] else s[m].get("unavailable"))
+                 for m in metrics]
         lines.append(f"| {label} | {count} | {rtf.get(label, '–')} | " + " | ".join(cells) + " |")
     labels = [label for label, _, _ in systems]
     if len(labels) > 1:
@@ -112,7 +126,9 @@ def set_table(exp_dir, test_set, systems, params):
                   "containing 0 is no evidence either way):", "",
                   "| versus | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
         for label in labels[1:]:
-            cells = [_cell(*paired(rows[first], rows[label], m), signed=True) for m in metrics]
+            cells = [_cell(*paired(rows[first], rows[label], m), signed=True,
+                           unavailable=None if summaries[label][m]["n"] else summaries[label][m].get("unavailable"))
+                     for m in metrics]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -125,7 +141,8 @@ def compare(exp_dir, sets, systems, param_counts=True):
             params[label] = n_params(os.path.join(exp_dir, model))
     head = ("Mean ± 95% CI per metric; PESQ wideband; SI-SDR in dB; DNSMOS P.835 (SIG/BAK/OVRL) and P.808; "
             "speaker similarity: cosine of speaker embeddings against the clean reference (without one: "
-            "against the item's speaker reference, see the set's RESULTS file); RTF: enhancement "
+            "against the item's speaker reference, see the set's RESULTS file); SpeechBERTScore (WavLM Large "
+            "layer 14, precision) and NISQA MOS where their models are present (docs/scoring.md); RTF: enhancement "
             "seconds / audio seconds, measured when the set was enhanced. Higher is better everywhere "
             "but RTF.")
     return head + "\n\n" + "\n\n".join(set_table(exp_dir, s, systems, params) for s in sets) + "\n"

@@ -12,7 +12,8 @@ SI-SDR, SSNR, CSIG/CBAK/COVL (faithful mode), STOI, DNSMOS), with a
 spectrogram figure (noisy / enhanced / clean) of one utterance and metric
 histograms next to it. A test set whose manifest has no clean references
 (``clean_wav`` null: real recordings, or references that are themselves
-reverberant) is scored with the non-intrusive DNSMOS only, and says so;
+reverberant) is scored with the non-intrusive measures only (DNSMOS, and
+NISQA where its weights are present), and says so;
 with ``--metrics`` naming ``spk_sim`` and every item giving a
 ``speaker_ref_wav`` (DNS 2020: the reverberant speech, or the real
 recording itself), also with speaker similarity against that.
@@ -28,8 +29,7 @@ import sys
 from ..fileio import write_text_atomic
 from ..metrics.figures import histograms, spectrograms
 from .published import published_table
-from ..metrics.dnsmos import DNSMOS_KEYS
-from ..metrics.report import (RECIPE_METRICS, failure_report, markdown_table, notes_summary, parse_max_failures,
+from ..metrics.report import (INTRUSIVE, RECIPE_METRICS, failure_report, markdown_table, notes_summary, parse_max_failures,
                               parse_metrics, score_systems, summarise, write_csv)
 
 
@@ -67,9 +67,9 @@ def main(argv=None):
     # (DNS 2020 with_reverb: the reverberant speech; real recordings: the input)
     speaker_ref = not has_ref and all(it.get("speaker_ref_wav") for it in items.values())
     if not has_ref:
-        metrics = [m for m in metrics if m in DNSMOS_KEYS or (m == "spk_sim" and speaker_ref)]
+        metrics = [m for m in metrics if m not in INTRUSIVE or (m == "spk_sim" and speaker_ref)]
         if not metrics:
-            print(f"score: error: {args.enhanced}: no clean references and no DNSMOS metric asked for",
+            print(f"score: error: {args.enhanced}: no clean references and no non-intrusive metric asked for",
                   file=sys.stderr)
             return 1
     ref_key = "clean_wav" if has_ref else "speaker_ref_wav"
@@ -101,7 +101,7 @@ def main(argv=None):
     text = "\n".join([
         f"# {args.title}", "",
         *([] if has_ref else [
-            "No clean reference in this test set: DNSMOS (non-intrusive) only"
+            "No clean reference in this test set: the non-intrusive measures only"
             + ("; speaker similarity against each item's speaker reference (`speaker_ref_wav`)."
                if "spk_sim" in metrics else "."), ""]),
         f"Test set: {len(items)} utterances. Mean ± 95% CI (1.96 std / sqrt(n)) and std; SI-SDR with "
