@@ -98,7 +98,7 @@ def test_missing_or_wrong_weights_are_reasons(tmp_path, monkeypatch):
     torch.save(tiny_wavlm().state_dict(), bad)
     monkeypatch.setenv("SE_MAMBA_WAVLM_LARGE", str(bad))
     assert optional.why_unavailable("speechbertscore").startswith(f"not available: {bad}: not WavLM Large weights")
-    assert optional.why_unavailable("nisqa_mos").startswith("not available: NISQA weights not given")
+    assert optional.why_unavailable("nisqa_mos") == "not available: no NISQA weights (set SE_MAMBA_NISQA_WEIGHTS; docs/scoring.md)"
     monkeypatch.setattr(optional, "_LOADED", {})
     monkeypatch.setenv("SE_MAMBA_NISQA_WEIGHTS", str(bad))
     assert optional.why_unavailable("nisqa_mos").startswith(f"not available: {bad}: not loadable as NISQA weights")
@@ -111,13 +111,13 @@ def test_unavailable_metrics_are_cells_with_reasons_not_failures_or_zeros(tmp_pa
     rows = score_files([("u1", clean, noisy)], metrics, workers=1)
     r = rows[0]
     assert r["error"] == "" and math.isfinite(r["si_sdr"]) and math.isnan(r["nisqa_mos"])
-    assert r["unavailable"]["nisqa_mos"].startswith("NISQA weights not given")
+    assert r["unavailable"]["nisqa_mos"].startswith("no NISQA weights")
     text = csv_text(rows, metrics)
     assert ",not available: SE_MAMBA_WAVLM_LARGE=/nonexistent/wavlm_large.pth: no such file," in text
     sums = summarise(rows, metrics)
     assert sums["nisqa_mos"]["failed"] == 0 and sums["nisqa_mos"]["n"] == 0
     table = markdown_table({"noisy": sums}, metrics)
-    assert "| nisqa_mos | not available: NISQA weights not given" in table
+    assert "| nisqa_mos | not available: no NISQA weights" in table
     # with the weights present the column holds the model's number
     monkeypatch.setattr(optional, "_LOADED", {})
     monkeypatch.setenv("SE_MAMBA_NISQA_WEIGHTS", nisqa_checkpoint(tmp_path / "nisqa.tar"))
@@ -132,7 +132,7 @@ def test_comparison_table_shows_the_reason(tmp_path):
 
     d = tmp_path / "m1" / "scores" / "set"
     d.mkdir(parents=True)
-    why = "not available: NISQA weights not given"
+    why = "not available: no NISQA weights"
     for kind in ("enhanced", "noisy"):
         (d / f"{kind}.csv").write_text(f"id,dnsmos_ovrl,nisqa_mos,error\nu1,3.0,{why},\nu2,3.5,{why},\n")
     text = compare(str(tmp_path), ["set"], ["A=m1"], param_counts=False)
