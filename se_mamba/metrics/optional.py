@@ -23,10 +23,11 @@ Interspeech 2021; github.com/gabrielmittag/NISQA), run by our implementation
 
 Example
 -------
->>> import os
->>> os.environ["SE_MAMBA_NISQA_WEIGHTS"] = "/nonexistent/nisqa.tar"
->>> why_unavailable("nisqa_mos")[:15]
-'not available: '
+>>> try:
+...     NISQA("/nonexistent/nisqa.tar")
+... except NotAvailable as exc:
+...     print(f"not available: {exc}")
+not available: NISQA weights /nonexistent/nisqa.tar: no such file
 """
 import os
 
@@ -121,7 +122,7 @@ class NISQA:
         if not path:
             raise NotAvailable("no NISQA weights (set SE_MAMBA_NISQA_WEIGHTS; docs/scoring.md)")
         if not os.path.isfile(path):
-            raise NotAvailable(f"SE_MAMBA_NISQA_WEIGHTS={path}: no such file")
+            raise NotAvailable(f"NISQA weights {path}: no such file")
         try:
             self.model, self.args = load(path)
         except Exception as exc:  # noqa: BLE001 - a wrong or damaged file is a reason, not a crash
