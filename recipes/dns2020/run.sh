@@ -13,7 +13,7 @@
 #   ./run.sh --dns_dir /data/DNS-Challenge            # a checkout you have (git lfs pull done)
 #   ./run.sh --max_files 2000 --n_train 5000          # a subset of the sources, fewer clips
 #   ./run.sh --rir_dir /data/rirs                     # measured RIRs instead of simulated rooms
-#   ./run.sh --voicebank_dir corpora/voicebank \
+#   ./run.sh --voicebank_dir /data/VoiceBank-DEMAND \
 #       --test_sets "dns2020_no_reverb dns2020_with_reverb dns2020_real voicebank_test"   # + VoiceBank-DEMAND
 # --model: sbm, sbm_causal, sb_ncsnpp, mamba_base (hparams/train/sb.yaml), or a
 # magnitude-phase model with --hparams hparams/train/magphase.yaml.

@@ -5,7 +5,7 @@
 # exp/dns2020/COMPARISON.md. Recipe options go before --, training overrides after it:
 #   local/compare.sh                                   # the full run (GPU)
 #   local/compare.sh --dns_dir /data/DNS-Challenge -- --number_of_epochs 50
-#   local/compare.sh --voicebank_dir corpora/voicebank \
+#   local/compare.sh --voicebank_dir /data/VoiceBank-DEMAND \
 #       --test_sets "dns2020_no_reverb dns2020_with_reverb dns2020_real voicebank_test"   # + VoiceBank-DEMAND
 #   STEPS="1 10" local/compare.sh ...                  # fewer SB-NCSN++ step counts
 #   T_MAX="0.5 0.8" local/compare.sh ...               # + SBM's one step started from t = 0.5 and 0.8
