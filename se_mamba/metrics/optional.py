@@ -26,7 +26,7 @@ Example
 >>> try:
 ...     NISQA("/nonexistent/nisqa.tar")
 ... except NotAvailable as exc:
-...     print(f"not available: {exc}")
+...     print(NOT_AVAILABLE + str(exc))
 not available: NISQA weights /nonexistent/nisqa.tar: no such file
 """
 import os
@@ -38,8 +38,9 @@ OPTIONAL_NON_INTRUSIVE = ("nisqa_mos",)
 OPTIONAL = OPTIONAL_INTRUSIVE + OPTIONAL_NON_INTRUSIVE
 RATE = 16000
 SPEECHBERTSCORE_LAYER = 14  # WavLM Large, the paper's best setting
+NOT_AVAILABLE = "not available: "  # a cell's text before the reason
 
-_LOADED = {}  # metric -> scorer, or the reason it is not available (once per process)
+_LOADED = {}  # metric -> scorer, or the NotAvailable it raised (once per process)
 
 
 class NotAvailable(Exception):
@@ -148,10 +149,10 @@ def scorer(metric):
         try:
             _LOADED[metric] = _build(metric)
         except NotAvailable as exc:
-            _LOADED[metric] = f"not available: {exc}"
+            _LOADED[metric] = exc
     got = _LOADED[metric]
-    if isinstance(got, str):
-        raise NotAvailable(got[len("not available: "):])
+    if isinstance(got, NotAvailable):
+        raise got
     return got
 
 
@@ -160,5 +161,5 @@ def why_unavailable(metric):
     try:
         scorer(metric)
     except NotAvailable as exc:
-        return f"not available: {exc}"
+        return NOT_AVAILABLE + str(exc)
     return ""

@@ -38,14 +38,13 @@ from ..audio import AUDIO_EXTENSIONS, audio_files, read_mono
 from .composite import COMPOSITE_MODES, composite, segmental_snr
 from .dnsmos import DNSMOS_KEYS
 from .intrusive import pesq_score, si_sdr, stoi_score
-from .optional import OPTIONAL, NotAvailable
+from .optional import NOT_AVAILABLE, OPTIONAL, NotAvailable, scorer
 from .pool import single_threaded_children
 
 RATE = 16000
 INTRUSIVE = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "spk_sim",
              "speechbertscore")
 METRICS = INTRUSIVE + DNSMOS_KEYS + ("nisqa_mos",)
-NOT_AVAILABLE = "not available: "
 DEFAULT_METRICS = ("pesq_wb", "stoi", "estoi", "si_sdr")
 RECIPE_METRICS = ("pesq_wb", "estoi", "si_sdr", "ssnr", "csig", "cbak", "covl", "stoi") + DNSMOS_KEYS
 MIN_SAMPLES = RATE // 4  # PESQ needs 0.25 s
@@ -137,8 +136,6 @@ _SINGLE = {"pesq_wb": lambda r, e, fs: _pesq(r, e, fs, "wb"), "pesq_nb": lambda 
 
 def _optional(metrics, row, errors, ref, est, fs, ref_ok):
     """The optional metrics: a score, a recorded failure, or (no model) the reason in ``row["unavailable"]``."""
-    from .optional import scorer
-
     for m in metrics:
         if m not in OPTIONAL or (m in INTRUSIVE and not ref_ok):
             continue
@@ -287,7 +284,7 @@ def summarise(rows, metrics=DEFAULT_METRICS):
                   "std": float(ok.std(ddof=1)) if n > 1 else math.nan,
                   "ci95": float(1.96 * ok.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                   "n": int(n), "failed": int(v.size - n - len(why))}
-        if why:
+        if why and not n:  # the metric is unavailable for this system: nothing was scored
             out[m]["unavailable"] = why[0]
     return out
 
@@ -309,7 +306,7 @@ def markdown_table(summaries, metrics=DEFAULT_METRICS, baseline="noisy"):
         cells = []
         for s in systems:
             st = summaries[s][m]
-            if "unavailable" in st and not st["n"]:
+            if "unavailable" in st:
                 cells += [NOT_AVAILABLE + st["unavailable"], "–"]
                 continue
             cells += [f"{_fmt(st['mean'])} ± {_fmt(st['ci95'])}", _fmt(st["std"])]

@@ -29,7 +29,8 @@ import sys
 import numpy as np
 
 from ..fileio import write_text_atomic
-from ..metrics.report import NOT_AVAILABLE, summarise
+from ..metrics.optional import NOT_AVAILABLE
+from ..metrics.report import summarise
 
 METRICS = ("pesq_wb", "estoi", "si_sdr", "spk_sim", "speechbertscore", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
            "dnsmos_p808", "nisqa_mos")
@@ -116,8 +117,7 @@ def set_table(exp_dir, test_set, systems, params):
              "| system | params | RTF | " + " | ".join(metrics) + " |", "|---|---|---|" + "---|" * len(metrics)]
     for label, s in summaries.items():
         count = f"{params[label]:,}" if label in params else "–"
-        cells = [_cell(s[m]["mean"], s[m]["ci95"], unavailable=None if s[m]["n"] else s[m].get("unavailable"))
-                 for m in metrics]
+        cells = [_cell(s[m]["mean"], s[m]["ci95"], unavailable=s[m].get("unavailable")) for m in metrics]
         lines.append(f"| {label} | {count} | {rtf.get(label, '–')} | " + " | ".join(cells) + " |")
     labels = [label for label, _, _ in systems]
     if len(labels) > 1:
@@ -127,8 +127,7 @@ def set_table(exp_dir, test_set, systems, params):
                   "| versus | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
         for label in labels[1:]:
             cells = [_cell(*paired(rows[first], rows[label], m), signed=True,
-                           unavailable=None if summaries[label][m]["n"] else summaries[label][m].get("unavailable"))
-                     for m in metrics]
+                           unavailable=summaries[label][m].get("unavailable")) for m in metrics]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

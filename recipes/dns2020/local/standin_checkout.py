@@ -32,6 +32,7 @@ Example::
     recipes/dns2020/run.sh --dns_dir corpora/dns_standin ...
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -43,6 +44,7 @@ sys.path.insert(0, ROOT)
 
 from se_mamba.audio import read_mono  # noqa: E402
 from se_mamba.data import dns_synth, mini_corpus  # noqa: E402
+from se_mamba.data.download import DownloadError  # noqa: E402
 from se_mamba.data.noises import NOISE_KINDS, make_noise  # noqa: E402
 from se_mamba.fileio import write_text_atomic, write_wav_atomic  # noqa: E402
 
@@ -58,20 +60,13 @@ def speech(corpus_dir, seed, n_train, n_valid, n_test, progress):
     """The mini corpus's clean utterances: {split: [(voice, clean path)]}."""
     cfg = mini_corpus.CorpusConfig(seed=seed, n_train=n_train, n_valid=n_valid, n_test=n_test,
                                    neural_fraction=0.5, eval_neural_fraction=0.5)
-    mini_corpus.generate(corpus_dir, cfg, progress=progress)
     out = {}
-    for split in mini_corpus.SPLITS:
-        items = mini_corpus_manifest(corpus_dir, split)
+    for split, manifest in mini_corpus.generate(corpus_dir, cfg, progress=progress).items():
+        with open(manifest) as f:
+            items = json.load(f)
         out[split] = [(it["speaker"], it["clean_wav"].replace("{data_root}", corpus_dir))
                       for _, it in sorted(items.items())]
     return out
-
-
-def mini_corpus_manifest(corpus_dir, split):
-    import json
-
-    with open(os.path.join(corpus_dir, f"{split}.json")) as f:
-        return json.load(f)
 
 
 def reader_ids(split_speech):
@@ -118,17 +113,19 @@ def write_test_set(test_dir, clean_files, noise_files, seed, clips, seconds):
 
 
 def write_real(real_dir_out, real_dir, cache_dir, progress):
+    """The real recordings: the .wav files under ``real_dir``, or the pieces of
+    ``se_mamba.data.real_speech`` (fetched once into ``cache_dir``)."""
     os.makedirs(real_dir_out, exist_ok=True)
     if real_dir:
-        names = sorted(f for f in os.listdir(real_dir) if f.lower().endswith(".wav"))
-        if not names:
+        paths = dns_synth._wav_files(real_dir)
+        if not paths:
             raise ValueError(f"{real_dir}: no .wav files")
-        for f in names:
-            shutil.copyfile(os.path.join(real_dir, f), os.path.join(real_dir_out, f))
-        return len(names)
+        for path in paths:
+            shutil.copyfile(path, os.path.join(real_dir_out, os.path.basename(path)))
+        return len(paths)
     from se_mamba.data import real_speech
 
-    pieces = real_speech.load(cache_dir, progress=progress)
+    pieces = real_speech.load(cache_dir, progress=progress, hint="--real_dir DIR uses recordings you have")
     for name, x in pieces:
         _wav(os.path.join(real_dir_out, name.replace(":", "_") + ".wav"), x)
     return len(pieces)
@@ -141,9 +138,12 @@ def build(out, seed=1234, n_train=400, n_valid=40, n_test=60, test_clips=8, test
     if os.path.exists(done):
         return out
     work = os.path.join(out, "standin_work")
+    data = os.path.join(out, "datasets")
+    # first the one step that may need the network: an offline failure comes before minutes of synthesis
+    n_real = write_real(os.path.join(data, "test_set", "real_recordings"), real_dir,
+                        os.path.join(work, "real_speech"), progress)
     split_speech = speech(os.path.join(work, "mini_corpus"), seed, n_train, n_valid, n_test, progress)
     ids = reader_ids(split_speech)
-    data = os.path.join(out, "datasets")
     write_clean(os.path.join(data, "clean"), split_speech, ids)
     rng = np.random.default_rng([seed, 7])
     train_pool = [read_mono(p)[0] for _, p in split_speech["train"][:40]]
@@ -154,8 +154,6 @@ def build(out, seed=1234, n_train=400, n_valid=40, n_test=60, test_clips=8, test
     write_noises(test_noise, np.random.default_rng([seed, 8]), test_pool, 1, noise_seconds)
     write_test_set(os.path.join(data, "test_set"), [p for _, p in split_speech["test"]],
                    dns_synth.list_noise(test_noise), seed + 100, test_clips, test_seconds)
-    n_real = write_real(os.path.join(data, "test_set", "real_recordings"), real_dir,
-                        os.path.join(work, "real_speech"), progress)
     write_text_atomic(done, f"seed {seed}; {len(ids)} voices; {test_clips} test clips per synthetic set; "
                             f"{n_real} real recordings\n")
     return out
@@ -178,7 +176,7 @@ def main(argv=None):
     try:
         build(a.out, a.seed, a.n_train, a.n_valid, a.n_test, a.test_clips, a.test_seconds, a.noise_per_kind,
               real_dir=a.real_dir, progress=not a.quiet)
-    except (ValueError, OSError) as exc:
+    except (DownloadError, ValueError, OSError) as exc:
         print(f"standin_checkout: error: {exc}", file=sys.stderr)
         return 1
     print(f"stand-in DNS-Challenge tree in {a.out}")
