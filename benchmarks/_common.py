@@ -7,8 +7,10 @@ does not hide the next case's allocations.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from se_mamba.fileio import write_text_atomic
@@ -76,15 +78,43 @@ def run_worker(script, spec, timeout, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
-def time_enhancer(enh, seconds, repeats):
+def time_enhancer(enh, seconds, repeats, save=None):
     """(median seconds, peak extra GB) of ``enh.enhance_waveform`` on ``seconds``
-    of seeded noise at the enhancer's rate, after a 1 s warm-up call."""
+    of seeded noise at the enhancer's rate, after a 1 s warm-up call;
+    ``save``: a .npy path for the output of the last timed call."""
     import numpy as np
 
     rate = enh.sample_rate
     x = (np.random.default_rng(0).standard_normal(int(rate * seconds)) * 0.1).astype(np.float32)
     enh.enhance_waveform(x[:rate], rate)
-    return timed(lambda: enh.enhance_waveform(x, rate), repeats, warmup=False)
+    out = []
+    res = timed(lambda: out.append(enh.enhance_waveform(x, rate)), repeats, warmup=False)
+    if save:
+        np.save(save, np.asarray(out[-1]))
+    return res
+
+
+def extract(rev):
+    """The ``se_mamba`` package as of git revision ``rev``, in a temporary
+    folder (for PYTHONPATH); remove it with :func:`drop_tree`."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                          check=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="se_mamba_baseline_")
+    archive = subprocess.run(["git", "archive", rev, "se_mamba"], capture_output=True, check=True, cwd=root)
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    return tmp
+
+
+def drop_tree(tree):
+    if tree:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def tree_env(tree):
+    """The environment of a worker that imports se_mamba from ``tree`` (None: this checkout)."""
+    if tree is None:
+        return None
+    return {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def count_flops(model, wav, grad=False):

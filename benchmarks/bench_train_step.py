@@ -24,15 +24,13 @@ turns into counted arithmetic.
 """
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import matmul_gflops, parse_args_or_work, publish, run_worker  # noqa: E402
+from _common import (drop_tree, extract, matmul_gflops, parse_args_or_work, publish, run_worker,  # noqa: E402
+                     tree_env)
 
 # name, channels, blocks, d_state, expand, batch, samples, threads
 CASES = [
@@ -97,23 +95,6 @@ def worker(spec):
         step()
         times.append(time.perf_counter() - t0)
     return {"times": times}
-
-
-def extract(rev):
-    """The tree at ``rev`` in a temporary folder (for PYTHONPATH)."""
-    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
-                          check=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    tmp = tempfile.mkdtemp(prefix="se_mamba_baseline_")
-    archive = subprocess.run(["git", "archive", rev, "se_mamba"], capture_output=True, check=True, cwd=root)
-    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-    return tmp
-
-
-def tree_env(tree):
-    """The environment of a worker that imports se_mamba from ``tree`` (None: this checkout)."""
-    if tree is None:
-        return None
-    return {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def timed_case(case, tree):
@@ -189,7 +170,7 @@ def main():
                            *lines, "", *notes]), args.out)
     finally:
         if base_tree:
-            shutil.rmtree(base_tree, ignore_errors=True)
+            drop_tree(base_tree)
 
 
 if __name__ == "__main__":

@@ -65,10 +65,26 @@ class DenseBlock(nn.Module):
         )
 
     def forward(self, x):
-        skip = x
+        if torch.is_grad_enabled() or x.shape[0] != 1:
+            skip = x
+            for layer in self.dense_block:
+                x = layer(skip)
+                skip = torch.cat([x, skip], dim=1)
+            return x
+        # Inference on one input: the concatenations are channel slices of
+        # one buffer, filled from its end ([x_{i-1}, ..., x_0, input] is a
+        # suffix of it), so each output is copied once instead of once per
+        # later layer. Autograd would see the buffer change under saved
+        # views, and with a batch the slices are not contiguous: both keep cat.
+        c = x.shape[1]
+        buf = x.new_empty(x.shape[0], c * self.depth, *x.shape[2:])
+        start = c * (self.depth - 1)
+        buf[:, start:] = x
         for layer in self.dense_block:
-            x = layer(skip)
-            skip = torch.cat([x, skip], dim=1)
+            x = layer(buf[:, start:])
+            if start:
+                buf[:, start - c:start] = x
+                start -= c
         return x
 
 

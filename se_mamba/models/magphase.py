@@ -55,6 +55,7 @@ class MagPhaseNet(EnhancementModel):
         x = self.dense_encoder(x)
         for block in self.blocks:
             x = block(x)
+        x = x.contiguous()  # the blocks hand on channels-last maps; the decoders' norms want NCHW
         mag = (self.mask_decoder(x) * mag_in)[:, 0].transpose(1, 2)
         pha = self.phase_decoder(x)[:, 0].transpose(1, 2)
         return mag, pha, polar_to_ri(mag, pha)

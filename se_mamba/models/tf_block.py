@@ -40,9 +40,27 @@ class AttentionModule(nn.Module):
         self.attn = nn.MultiheadAttention(dim, n_head, dropout=dropout, batch_first=batch_first)
         self.layernorm = nn.LayerNorm(dim)
 
-    def forward(self, x, attn_mask=None):
+    def forward(self, x, causal=False):
+        """``x`` ``[N, L, dim]`` -> ``MHA(LN(x))``; ``causal``: frame t sees
+        frames <= t.
+
+        ``nn.MultiheadAttention``'s own forward is bypassed (its parameters
+        are used as they are): without autograd it takes a fast path that
+        materialises every ``L x L`` score matrix, five times slower on CPU
+        than ``scaled_dot_product_attention``'s flash kernel at MambAttention's
+        8-dimensional heads (docs/performance.md). Same arithmetic otherwise.
+        """
         x = self.layernorm(x)
-        return self.attn(x, x, x, attn_mask=attn_mask, need_weights=False)[0]
+        a = self.attn
+        if not a.batch_first:  # the module reads [L, N, dim]
+            x = x.transpose(0, 1)
+        n, length, dim = x.shape
+        q, k, v = (F.linear(x, a.in_proj_weight, a.in_proj_bias)
+                   .view(n, length, 3, a.num_heads, dim // a.num_heads).permute(2, 0, 3, 1, 4))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=a.dropout if self.training else 0.0,
+                                           is_causal=causal)
+        y = F.linear(y.transpose(1, 2).reshape(n, length, dim), a.out_proj.weight, a.out_proj.bias)
+        return y if a.batch_first else y.transpose(0, 1)
 
 
 class Transpose(nn.Module):
@@ -204,15 +222,12 @@ class TFBlock(nn.Module):
 
     def _pass(self, axis, x):
         attn = self._attention(axis)
-        mask = None
-        if attn is not None and self.causal and axis == "time":
-            if active_stream() is not None:
-                raise RuntimeError("streaming a causal model with time attention needs a key/value "
-                                   "cache, which se_mamba does not implement; enhance offline instead")
-            L = x.shape[1]
-            mask = torch.ones(L, L, dtype=torch.bool, device=x.device).triu(1)
+        causal = attn is not None and self.causal and axis == "time"
+        if causal and active_stream() is not None:
+            raise RuntimeError("streaming a causal model with time attention needs a key/value "
+                               "cache, which se_mamba does not implement; enhance offline instead")
         if attn is not None and self.attention_position == "before":
-            x = x + attn(x, mask)
+            x = x + attn(x, causal)
         y = getattr(self, f"{axis}_{self.sequence}")(x)
         if self.sequence == "conformer":
             x = x + y
@@ -225,17 +240,49 @@ class TFBlock(nn.Module):
             proj = self.tlinear if axis == "time" else self.flinear
             x = x + F.linear(y, proj.weight[:, :, 0].t(), proj.bias)
         if attn is not None and self.attention_position == "after":
-            x = x + attn(x, mask)
+            x = x + attn(x, causal)
         return x
 
     def forward(self, x):
-        b, c, t, f = x.shape
         axes = ("time", "freq") if self.axis_order == "time_first" else ("freq", "time")
         for axis in axes:
-            if axis == "time":
-                seqs = x.permute(0, 3, 2, 1).reshape(b * f, t, c)
-                x = self._pass("time", seqs).view(b, f, t, c).permute(0, 3, 2, 1)
-            else:
-                seqs = x.permute(0, 2, 3, 1).reshape(b * t, f, c)
-                x = self._pass("freq", seqs).view(b, t, f, c).permute(0, 3, 1, 2)
-        return x.contiguous()
+            x = self._axis_pass(axis, x)
+        # channels-last: the frequency pass's buffer as it is, and the next
+        # block's passes gather rows of C contiguous values instead of
+        # transposing the whole map (a generic 4-D transpose runs at well under
+        # 1 GB/s here)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _axis_pass(self, axis, x):
+        """One pass over ``x`` ``[B, C, T, F]`` (any strides); returns a
+        ``[B, C, T, F]`` view of a channels-last buffer.
+
+        Without autograd the sequences go through in tiles of about
+        ``TILE_TOKENS`` frames: every pass is independent per sequence, and
+        the Mamba layer's ``[tokens, 4 C]`` intermediates of a whole 10 s
+        input (160 MB each) miss every cache and are freshly mapped, page by
+        page, on each allocation (docs/performance.md).
+        """
+        b, c = x.shape[:2]
+        order, inverse = ((0, 3, 2, 1), (0, 3, 2, 1)) if axis == "time" else ((0, 2, 3, 1), (0, 3, 1, 2))
+        xs = x.permute(order)  # [B, S sequences, L, C]
+        n_seq, length = xs.shape[1:3]
+        per = n_seq if self._untiled() else max(1, TILE_TOKENS // (b * length))
+        if per >= n_seq:
+            y = self._pass(axis, xs.reshape(b * n_seq, length, c)).view(b, n_seq, length, c)
+        else:
+            y = x.new_empty(b, n_seq, length, c)
+            for s0 in range(0, n_seq, per):
+                piece = xs[:, s0:s0 + per].contiguous()
+                y[:, s0:s0 + per] = self._pass(axis, piece.view(-1, length, c)).view(piece.shape)
+        return y.permute(inverse)
+
+    def _untiled(self):
+        # autograd keeps every tile's activations anyway; BatchNorm in training
+        # mode needs the whole batch; a stream keys its carried state by module
+        return torch.is_grad_enabled() or self.training or active_stream() is not None
+
+
+# Frames per tile of sequences when a TFBlock runs without autograd
+# (benchmarks/bench_cpu_limit.py --tile compares sizes).
+TILE_TOKENS = 8192

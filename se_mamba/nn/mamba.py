@@ -154,13 +154,13 @@ class Mamba(nn.Module):
 
         # Depthwise causal convolution over time (left context from the state)
         # and mamba-ssm's SiLU after it, in one call.
+        # The next call's left context (only when asked: F.pad copies all of x).
         K = self.d_conv
-        if state is None:
-            context = None
-            ctx = F.pad(x, (0, 0, max(0, K - 1 - L), 0))[:, -(K - 1):]
-        else:
-            context = state.conv.to(x.dtype)
-            ctx = torch.cat([context, x], dim=1)[:, -(K - 1):]
+        context = None if state is None else state.conv.to(x.dtype)
+        ctx = None
+        if return_state:
+            ctx = (F.pad(x[:, -(K - 1):], (0, 0, max(0, K - 1 - L), 0)) if state is None
+                   else torch.cat([context, x], dim=1)[:, -(K - 1):])
         x = causal_conv1d_silu(x, self.conv1d.weight, self.conv1d.bias, context, backend=backend)
 
         x_dbl = F.linear(x, self.x_proj.weight)
