@@ -94,6 +94,29 @@ def time_enhancer(enh, seconds, repeats, save=None):
     return res
 
 
+def profile_ops(fn, top=12):
+    """Self CPU time of ``fn()`` by operator (one call, after a warm-up call):
+    {"ops": [[name, ms, share], ...] (the ``top`` largest), "total_ms": ...}."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    ev = sorted(((e.self_cpu_time_total, e.key) for e in prof.key_averages()), reverse=True)
+    total = sum(t for t, _ in ev)
+    return {"ops": [[k, t / 1e3, t / total] for t, k in ev[:top]], "total_ms": total / 1e3}
+
+
+def profile_table(label, res, err):
+    """Markdown lines for a :func:`profile_ops` result (or its worker's error)."""
+    lines = ["", f"Profile of {label}" + (f": {err}" if err else f", {res['total_ms']:.0f} ms of self CPU time:"),
+             ""]
+    if res:
+        lines += ["| operator | ms | share |", "|---|---|---|"]
+        lines += [f"| `{k}` | {ms:.1f} | {100 * f:.1f}% |" for k, ms, f in res["ops"]]
+    return lines
+
+
 def extract(rev):
     """The ``se_mamba`` package as of git revision ``rev``, in a temporary
     folder (for PYTHONPATH); remove it with :func:`drop_tree`."""

@@ -2,6 +2,7 @@
 """How close the paper models come to this CPU's matrix throughput at inference.
 
     python benchmarks/bench_cpu_limit.py [--out docs/bench_cpu_limit.md] [--models a,b] [--lengths 2,10,60]
+        [--baseline REV] [--profile MODEL:SECONDS]
 
 In one run: the float32 2048 x 2048 matmul throughput of this machine
 (1 and 2 threads), then for each paper-size model (random weights; speed does
@@ -36,8 +37,8 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (count_flops, drop_tree, extract, matmul_gflops, parse_args_or_work, publish,  # noqa: E402
-                     run_worker, time_enhancer, tree_env)
+from _common import (count_flops, drop_tree, extract, matmul_gflops, parse_args_or_work,  # noqa: E402
+                     profile_ops, profile_table, publish, run_worker, time_enhancer, tree_env)
 
 DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "mpsenet", "mambattention"]
 GOAL = {"semamba_advanced": 0.5, "semamba_causal": 0.5, "mpsenet": 0.4, "mambattention": 0.4}
@@ -57,6 +58,8 @@ def worker(spec):
 
     if spec[0] == "matmul":
         return {"gflops": matmul_gflops(spec[1])}
+    if spec[0] == "profile":
+        return profile_call(*spec[1:])
     _, name, seconds, repeats, chunk_seconds, count, save = spec
     from se_mamba.inference import MambaEnhancer
 
@@ -80,6 +83,20 @@ def worker(spec):
             "chunk": enh.chunk_seconds}
 
 
+def profile_call(name, seconds):
+    """Self CPU time by operator of one enhancement call (after a warm-up)."""
+    import numpy as np
+    import torch
+
+    from se_mamba.inference import MambaEnhancer
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    enh = MambaEnhancer.from_model(name)
+    x = (np.random.default_rng(0).standard_normal(int(enh.sample_rate * seconds)) * 0.1).astype(np.float32)
+    return profile_ops(lambda: enh.enhance_waveform(x, enh.sample_rate))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=None)
@@ -92,6 +109,8 @@ def main():
                    help="run every case this many times, the chunk variants alternating; the median is shown")
     p.add_argument("--baseline", default=None, metavar="REV",
                    help="also run every case on the package as of this git revision, in the same run")
+    p.add_argument("--profile", default=None, metavar="MODEL:SECONDS",
+                   help="also profile one call (and one on the baseline), e.g. semamba_advanced:10")
     args = parse_args_or_work(p, worker)
     base_tree = extract(args.baseline) if args.baseline else None
     try:
@@ -187,6 +206,11 @@ def run(args, base_tree):
                     else " failed | | |")
         lines.append(row)
     rounds = f"; the median of {args.rounds} rounds, alternating" if args.rounds > 1 else ""
+    if args.profile:
+        name, seconds = args.profile.split(":")
+        for label, tree in [("this version", None)] + ([(args.baseline, base_tree)] if base_tree else []):
+            res, err = run_worker(__file__, ["profile", name, float(seconds)], timeout=3600, env=tree_env(tree))
+            lines += profile_table(f"one {seconds} s call of {name} (2 threads), {label}", res, err)
     if base_tree:
         lines += ["", f"The baseline ({args.baseline}) ran in its own process just before each current one; "
                   "output diff: the largest difference between the two enhanced signals relative to the "

@@ -29,8 +29,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (drop_tree, extract, matmul_gflops, parse_args_or_work, publish, run_worker,  # noqa: E402
-                     tree_env)
+from _common import (drop_tree, extract, matmul_gflops, parse_args_or_work, profile_ops,  # noqa: E402
+                     profile_table, publish, run_worker, tree_env)
 
 # name, channels, blocks, d_state, expand, batch, samples, threads
 CASES = [
@@ -74,14 +74,7 @@ def worker(spec):
         opt.step()
 
     if mode == "profile":  # share of self CPU time by operator, one step after a warm-up
-        from torch.profiler import ProfilerActivity, profile
-
-        step()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            step()
-        ev = sorted(((e.self_cpu_time_total, e.key) for e in prof.key_averages()), reverse=True)
-        total = sum(t for t, _ in ev)
-        return {"ops": [[k, t / 1e3, t / total] for t, k in ev[:12]], "total_ms": total / 1e3}
+        return profile_ops(step)
     if mode == "count":
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -158,11 +151,7 @@ def main():
             trees = [("this version", None)] + ([(args.baseline, base_tree)] if base_tree else [])
             for label, tree in trees:
                 res, err = run_worker(__file__, [*CASES[0], "profile"], timeout=900, env=tree_env(tree))
-                notes += ["", f"Profile of one demo step (2 threads), {label}"
-                          + (f": {err}" if err else f", {res['total_ms']:.0f} ms of self CPU time:"), ""]
-                if res:
-                    notes += ["| operator | ms | share |", "|---|---|---|"]
-                    notes += [f"| `{k}` | {ms:.1f} | {100 * f:.1f}% |" for k, ms, f in res["ops"]]
+                notes += profile_table(f"one demo step (2 threads), {label}", res, err)
         publish("\n".join(["# Training step time (CPU)", "",
                            f"`python benchmarks/bench_train_step.py"
                            f"{' --baseline ' + args.baseline if args.baseline else ''}"
