@@ -1,17 +1,21 @@
-"""The inference-only paths of the generators (docs/performance.md) compute
-what the autograd paths compute.
+"""The faster paths of the generators (docs/performance.md) compute what
+the plain formulations compute.
 
 Without autograd a ``TFBlock`` runs its sequences in tiles, a ``DenseBlock``
 fills one buffer instead of concatenating, and attention goes straight to
 ``scaled_dot_product_attention``. The references here are the paths the
 models take with autograd (whole passes, ``torch.cat``) and
-``nn.MultiheadAttention``'s own forward.
+``nn.MultiheadAttention``'s own forward. The causal codec's per-frame norm
+and left-padded convolution are checked against their formulas.
 """
 import pytest
 import torch
 
 from se_mamba.models import tf_block
-from se_mamba.models.codec import DenseBlock
+import torch.nn.functional as F
+
+from se_mamba.models.codec import DenseBlock, FrameNorm2d
+from se_mamba.nn.conv import TimeCausalConv2d
 from se_mamba.models.registry import build_model
 from se_mamba.models.tf_block import AttentionModule, TFBlock
 
@@ -113,3 +117,33 @@ def test_paper_models_enhance_alike_on_both_paths(monkeypatch, name):
     with torch.enable_grad():
         ref = model.enhance(wav).detach()
     assert rel(fast, ref) < 1e-5
+
+
+def test_frame_norm_is_the_per_frame_formula():
+    torch.manual_seed(0)
+    norm = FrameNorm2d(3).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0)
+        norm.bias.uniform_(-1.0, 1.0)
+    x = torch.randn(2, 3, 5, 7, dtype=torch.float64) * 3 + 1
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    ref = (x - mean) / torch.sqrt(var + 1e-5) * norm.weight.view(3, 1, 1) + norm.bias.view(3, 1, 1)
+    assert torch.allclose(norm(x), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 8])
+def test_time_causal_conv_is_a_left_padded_convolution(dilation):
+    """Offline: the convolution of the input behind (k - 1) * dilation zero
+    frames, values and gradients; frame t does not see frame t + 1."""
+    torch.manual_seed(0)
+    conv = TimeCausalConv2d(4, 5, (3, 3), dilation=(dilation, 1)).double()
+    x = torch.randn(2, 4, 20, 9, dtype=torch.float64, requires_grad=True)
+    y = conv(x)
+    ref = F.conv2d(F.pad(x, (0, 0, 2 * dilation, 0)), conv.weight, conv.bias, padding=(0, 1),
+                   dilation=(dilation, 1))
+    assert y.shape == ref.shape == (2, 5, 20, 9)
+    assert torch.allclose(y, ref, rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(y)
+    for a, b in zip(torch.autograd.grad(y, [x, conv.weight], g), torch.autograd.grad(ref, [x, conv.weight], g)):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -1,8 +1,9 @@
 """Time-frequency convolutions shared by the model zoo and the SB networks:
 "same" padding, left-only in time when causal (output frame t sees frames <= t)."""
+import torch.nn.functional as F
 from torch import nn
 
-from .streaming import time_left_context
+from .streaming import active_stream, time_left_context
 
 
 class TimeCausalConv2d(nn.Conv2d):
@@ -19,6 +20,14 @@ class TimeCausalConv2d(nn.Conv2d):
         self.left = (kernel_size[0] - 1) * dilation[0]
 
     def forward(self, x):
+        if active_stream() is None:
+            # offline: pad both ends by `left` and keep the first T output
+            # frames (frame t then sees input frames t - left .. t), instead
+            # of copying the whole input behind `left` zero frames; the
+            # `left` extra frames cost ~1 % more arithmetic
+            y = F.conv2d(x, self.weight, self.bias, self.stride, (self.left, self.padding[1]),
+                         self.dilation, self.groups)
+            return y.narrow(2, 0, x.shape[2])
         return super().forward(time_left_context(self, x, self.left, dim=2))
 
 
