@@ -193,7 +193,7 @@ def run(args, base_tree):
     for model, seconds, res, err in results:
         goal = f"{GOAL[model]:.0%}" if model in GOAL else "-"
         if err:
-            lines.append(f"| {model} | {seconds:g} | | {err} | | | | | {goal} | |")
+            lines.append(f"| {model} | {seconds:g} | | {err} | | | | | {goal} | |" + (" | | |" if base_tree else ""))
             continue
         rate = res["gflop"] / res["s"]
         chunk = "whole" if res["chunk"] is None or seconds <= res["chunk"] else f"{res['chunk']:g} s"

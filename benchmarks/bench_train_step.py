@@ -158,8 +158,7 @@ def main():
                            f"{' --profile' if args.profile else ''}`", "",
                            *lines, "", *notes]), args.out)
     finally:
-        if base_tree:
-            drop_tree(base_tree)
+        drop_tree(base_tree)
 
 
 if __name__ == "__main__":

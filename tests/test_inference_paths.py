@@ -10,14 +10,13 @@ and left-padded convolution are checked against their formulas.
 """
 import pytest
 import torch
-
-from se_mamba.models import tf_block
 import torch.nn.functional as F
 
+from se_mamba.models import tf_block
 from se_mamba.models.codec import DenseBlock, FrameNorm2d
-from se_mamba.nn.conv import TimeCausalConv2d
 from se_mamba.models.registry import build_model
 from se_mamba.models.tf_block import AttentionModule, TFBlock
+from se_mamba.nn.conv import TimeCausalConv2d
 
 SMALL = dict(channels=16, num_blocks=2, mamba=dict(d_state=8, expand=2))
 
@@ -135,7 +134,7 @@ def test_frame_norm_is_the_per_frame_formula():
 @pytest.mark.parametrize("dilation", [1, 2, 8])
 def test_time_causal_conv_is_a_left_padded_convolution(dilation):
     """Offline: the convolution of the input behind (k - 1) * dilation zero
-    frames, values and gradients; frame t does not see frame t + 1."""
+    frames, values and gradients."""
     torch.manual_seed(0)
     conv = TimeCausalConv2d(4, 5, (3, 3), dilation=(dilation, 1)).double()
     x = torch.randn(2, 4, 20, 9, dtype=torch.float64, requires_grad=True)

@@ -283,6 +283,6 @@ class TFBlock(nn.Module):
         return torch.is_grad_enabled() or self.training or active_stream() is not None
 
 
-# Frames per tile of sequences when a TFBlock runs without autograd
-# (benchmarks/bench_cpu_limit.py --tile compares sizes).
+# Frames per tile of sequences when a TFBlock runs without autograd (2048 to
+# 32768 were within noise of one another: docs/performance.md).
 TILE_TOKENS = 8192
