@@ -28,13 +28,26 @@ def run_and_grads(fn, ins, gout):
     return out, last, dict(zip(names, grads))
 
 
+_REFERENCES = {}
+
+
+def reference_for(key, ins):
+    """The float64 reference's output, last state and gradients for the
+    inputs of ``key``, computed once per module: both backends are checked
+    against the same one, and at L = 16000 the step-by-step reference takes
+    about 10 s."""
+    if key not in _REFERENCES:
+        Bsz, L, d = ins["u"].shape
+        gout = torch.randn(Bsz, L, d, generator=torch.Generator().manual_seed(99), dtype=torch.float64)
+        ref_ins = {k: (v.detach().double().requires_grad_() if v is not None else None) for k, v in ins.items()}
+        _REFERENCES[key] = gout, *run_and_grads(lambda i: scan_reference(**i, delta_softplus=True), ref_ins, gout)
+    return _REFERENCES[key]
+
+
 def check_backend(backend, Bsz, L, d, N, dtype, a_range=(0.1, 3.0), with_h0=True):
     assert scan_backend_available(backend)
     ins = make_inputs(Bsz, L, d, N, dtype, a_range, with_h0)
-    ref_ins = {k: (v.detach().double().requires_grad_() if v is not None else None) for k, v in ins.items()}
-    gout = torch.randn(Bsz, L, d, dtype=torch.float64)
-    ref_out, ref_last, ref_g = run_and_grads(
-        lambda i: scan_reference(**i, delta_softplus=True), ref_ins, gout)
+    gout, ref_out, ref_last, ref_g = reference_for((Bsz, L, d, N, dtype, a_range, with_h0), ins)
     out, last, g = run_and_grads(
         lambda i: selective_scan_fn(**i, delta_softplus=True, return_last_state=True, backend=backend),
         ins, gout.to(dtype))

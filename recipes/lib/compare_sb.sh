@@ -8,7 +8,7 @@
 #   compare_sb.sh RECIPE_DIR [recipe options] [-- training overrides]
 # The recipes' local/compare.sh call it with their own test sets (SETS).
 # Environment: SETS (default test sets), STEPS ("1 10 50": SB-NCSN++ step
-# counts), T_MAX (e.g. "0.5 0.8": SBM's one step started from t < 1, the SBM
+# counts), SAMPLERS ("ode sde": SB-NCSN++ samplers), T_MAX (e.g. "0.5 0.8": SBM's one step started from t < 1, the SBM
 # paper's open check), DRY_RUN=1 (print the commands, run nothing).
 set -euo pipefail
 cd "$1"
@@ -47,7 +47,7 @@ for t in ${T_MAX:-}; do
     run --model sbm --stage 3 --stop_stage 4 --t_max "${t}"
     systems+=("SBM, 1 step from t = ${t}=sbm:_t${t}")
 done
-for sampler in ode sde; do
+for sampler in ${SAMPLERS:-ode sde}; do
     for n in ${steps}; do
         run --model sb_ncsnpp --stage 3 --stop_stage 4 --sb_steps "${n}" --sampler "${sampler}"
         systems+=("SB-NCSN++, ${n} ${sampler^^} step$([ "${n}" = 1 ] || echo s)=sb_ncsnpp:_${sampler}${n}")
