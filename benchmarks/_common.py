@@ -94,17 +94,22 @@ def time_enhancer(enh, seconds, repeats, save=None):
     return res
 
 
-def profile_ops(fn, top=12):
+def profile_ops(fn, top=12, shapes_of=()):
     """Self CPU time of ``fn()`` by operator (one call, after a warm-up call):
-    {"ops": [[name, ms, share], ...] (the ``top`` largest), "total_ms": ...}."""
+    {"ops": [[name, ms, share], ...] (the ``top`` largest), "total_ms": ...,
+    "shapes": [[name, shapes, calls, ms, share], ...]}: the last, for the
+    operators named in ``shapes_of``, split by input shape."""
     from torch.profiler import ProfilerActivity, profile
 
     fn()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=bool(shapes_of)) as prof:
         fn()
     ev = sorted(((e.self_cpu_time_total, e.key) for e in prof.key_averages()), reverse=True)
     total = sum(t for t, _ in ev)
-    return {"ops": [[k, t / 1e3, t / total] for t, k in ev[:top]], "total_ms": total / 1e3}
+    by_shape = sorted(((e.self_cpu_time_total, e.key, str(e.input_shapes), e.count)
+                       for e in prof.key_averages(group_by_input_shape=True) if e.key in shapes_of), reverse=True)
+    return {"ops": [[k, t / 1e3, t / total] for t, k in ev[:top]], "total_ms": total / 1e3,
+            "shapes": [[k, sh, n, t / 1e3, t / total] for t, k, sh, n in by_shape[:top]]}
 
 
 def profile_table(label, res, err):
@@ -114,6 +119,10 @@ def profile_table(label, res, err):
     if res:
         lines += ["| operator | ms | share |", "|---|---|---|"]
         lines += [f"| `{k}` | {ms:.1f} | {100 * f:.1f}% |" for k, ms, f in res["ops"]]
+        if res.get("shapes"):
+            lines += ["", "The same, split by input shape:", "",
+                      "| operator | input shapes | calls | ms | share |", "|---|---|---|---|---|"]
+            lines += [f"| `{k}` | `{sh}` | {n} | {ms:.1f} | {100 * f:.1f}% |" for k, sh, n, ms, f in res["shapes"]]
     return lines
 
 

@@ -5,7 +5,7 @@
 
 For each model and input length: RTF (median of ``--repeats`` calls, after a
 1 s warm-up) and peak extra memory (RSS high-water mark above the RSS before
-the call), with chunking (the interface's default: 30 s windows, 5 s for
+the call), with chunking (the interface's default: 10 s windows, 5 s for
 models with attention along time, 1 s overlap) and without (one pass over
 the whole input). Models: the packed demo models
 (``recipes/mini/pretrained``, ``recipes/mini_reverb/pretrained``) and full-size
@@ -19,6 +19,7 @@ torch is imported), so the numbers are what ``se-mamba enhance`` users get.
 """
 import argparse
 import os
+import shlex
 import sys
 
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
@@ -87,8 +88,9 @@ def main():
                     lines.append(f"| {model} | {res['params']:,} | {seconds:g} | {mode} | "
                                  f"{res['s'] / seconds:.3f} | {res['peak_gb']:.2f} |")
                 print(lines[-1], flush=True)
+    command = " ".join(["python benchmarks/bench_enhance.py", *map(shlex.quote, sys.argv[1:])])
     publish("\n".join(["# Enhancement through MambaEnhancer (2 CPU threads, fp32, median of "
-                       f"{args.repeats})", "", *lines]), args.out)
+                       f"{args.repeats})", "", f"`{command}`", "", *lines]), args.out)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,14 @@ convolutions and matrix products, forward and backward (multiply-add = 2);
 the selective scan and the elementwise work are not in it. "% of matmul" is
 that count per second against a float32 2048 x 2048 matmul measured in the
 same run with the same threads: the share of the machine's peak the step
-turns into counted arithmetic.
+turns into counted arithmetic. "peak RSS GB" is the timed processes' memory
+high-water mark (this version): mostly the activations autograd keeps for
+the backward. ``--profile`` adds the operators of one demo and one paper
+step, with the matrix products split by shape.
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -74,7 +78,7 @@ def worker(spec):
         opt.step()
 
     if mode == "profile":  # share of self CPU time by operator, one step after a warm-up
-        return profile_ops(step)
+        return profile_ops(step, shapes_of=("aten::mm",))
     if mode == "count":
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -87,12 +91,13 @@ def worker(spec):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"times": times}
+    # the process's high-water mark: the activations autograd keeps for one step
+    return {"times": times, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def timed_case(case, tree):
     res, err = run_worker(__file__, [*case, "time"], timeout=900, env=tree_env(tree))
-    return (res["times"] if res else []), err
+    return (res["times"] if res else []), (res["peak_gb"] if res else float("nan")), err
 
 
 def main():
@@ -100,7 +105,7 @@ def main():
     p.add_argument("--baseline", default=None, metavar="REV",
                    help="also time the package as of this git revision, in the same run")
     p.add_argument("--profile", action="store_true",
-                   help="also profile one step of the demo case (and of the baseline)")
+                   help="also profile one step of the demo and the paper case (and of the baseline)")
     p.add_argument("--out", default=None)
     args = parse_args_or_work(p, worker)
     base_tree = extract(args.baseline) if args.baseline else None
@@ -110,8 +115,8 @@ def main():
             res, err = run_worker(__file__, ["matmul", threads], timeout=300)
             peak[threads] = res["gflops"] if res else float("nan")
             print(f"float32 2048 x 2048 matmul, {threads} thread(s): {peak[threads]:.0f} GFLOP/s", flush=True)
-        head = "| model | batch x crop | threads | counted GFLOP / step | s / step | % of matmul |"
-        rule = "|---|---|---|---|---|---|"
+        head = "| model | batch x crop | threads | counted GFLOP / step | s / step | % of matmul | peak RSS GB |"
+        rule = "|---|---|---|---|---|---|---|"
         if base_tree:
             head += f" s / step at {args.baseline} | speed-up |"
             rule += "---|---|"
@@ -120,14 +125,15 @@ def main():
             name, ch, blocks, _, _, batch, n, threads = case
             res, err = run_worker(__file__, [*case, "count"], timeout=900)
             gflop = res["gflop"] if res else float("nan")
-            cur, base, errs = [], [], []
+            cur, base, errs, peaks = [], [], [], []
             for _ in range(REPEATS):
                 if base_tree:
-                    t, e = timed_case(case, base_tree)
+                    t, _, e = timed_case(case, base_tree)
                     base += t
                     errs += [e] if e else []
-                t, e = timed_case(case, None)
+                t, pk, e = timed_case(case, None)
                 cur += t
+                peaks.append(pk)
                 errs += [e] if e else []
             if not cur:
                 lines.append(f"| {name} | {batch} x {n / 16000:g} s | {threads} | failed: {'; '.join(errs)} |")
@@ -136,7 +142,7 @@ def main():
             s = statistics.median(cur)
             label = f"{name} ({ch} ch, {blocks} blocks)"
             row = (f"| {label} | {batch} x {n / 16000:g} s | {threads} | {gflop:.1f} | {s:.3f} | "
-                   f"{100 * gflop / s / peak[threads]:.0f}% |")
+                   f"{100 * gflop / s / peak[threads]:.0f}% | {max(peaks):.1f} |")
             if base_tree:
                 b = statistics.median(base) if base else float("nan")
                 row += f" {b:.3f} | {b / s:.2f}x |"
@@ -149,9 +155,10 @@ def main():
                          "medians of all timed steps.")
         if args.profile:
             trees = [("this version", None)] + ([(args.baseline, base_tree)] if base_tree else [])
-            for label, tree in trees:
-                res, err = run_worker(__file__, [*CASES[0], "profile"], timeout=900, env=tree_env(tree))
-                notes += profile_table(f"one demo step (2 threads), {label}", res, err)
+            for case in (CASES[0], CASES[-1]):
+                for label, tree in trees:
+                    res, err = run_worker(__file__, [*case, "profile"], timeout=900, env=tree_env(tree))
+                    notes += profile_table(f"one {case[0]} step ({case[-1]} threads), {label}", res, err)
         publish("\n".join(["# Training step time (CPU)", "",
                            f"`python benchmarks/bench_train_step.py"
                            f"{' --baseline ' + args.baseline if args.baseline else ''}"
