@@ -242,3 +242,37 @@ def test_missing_python_headers_are_named_with_the_fix(tmp_path, monkeypatch):
         assert scan_kernel.load_kernel() is None
     assert scan_kernel.kernel_status().startswith(f"unavailable (RuntimeError: no Python headers (Python.h not in "
                                                   f"{tmp_path}); install them")
+
+
+def test_a_stale_build_lock_is_removed_and_a_live_one_waited_for(tmp_path):
+    """A build killed mid-way leaves torch's lock file behind, and torch would
+    wait on it for ever: one older than the limit goes, a younger one is
+    waited for until its build removes it."""
+    import threading
+    import time
+
+    from torch.utils.cpp_extension import _get_build_directory
+
+    from se_mamba.nn import scan_kernel
+
+    # the folder watched is the one torch builds in
+    module = scan_kernel.load_kernel()
+    assert os.path.dirname(module.__file__) == _get_build_directory(scan_kernel.build_name(), False)
+    lock = tmp_path / "lock"
+    assert scan_kernel.clear_stale_lock(str(tmp_path)) is False  # no lock: nothing to wait for
+    lock.touch()
+    os.utime(lock, (time.time() - 3600, time.time() - 3600))
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        assert scan_kernel.clear_stale_lock(str(tmp_path)) is True
+    assert not lock.exists()
+    # a live build: its lock goes when it finishes, and nothing is removed for it
+    lock.touch()
+    threading.Timer(0.3, lock.unlink).start()
+    t0 = time.monotonic()
+    assert scan_kernel.clear_stale_lock(str(tmp_path), stale_after=30, poll=0.05) is False
+    assert 0.25 < time.monotonic() - t0 < 5
+    # a young lock nobody removes becomes stale while waited for
+    lock.touch()
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        assert scan_kernel.clear_stale_lock(str(tmp_path), stale_after=0.4, poll=0.05) is True
+    assert not lock.exists()

@@ -11,7 +11,9 @@ cached build is never loaded on a machine whose instruction set differs
 Several processes using it for the first time at once (the DDP ranks of one
 node, parallel test workers) build it once: torch's ``load`` holds a lock
 file in the build folder while one process compiles, the others wait for it
-and then load the same library (tested).
+and then load the same library (tested). A lock left behind by a build that
+was killed (Ctrl-C, an out-of-memory kill) would make torch wait for ever;
+one older than ``STALE_LOCK_SECONDS`` is removed with a warning instead.
 
 Where no compiler or no Python headers are available, or the build fails,
 :func:`load_kernel` returns ``None`` once, warns in one line that names the
@@ -26,6 +28,7 @@ import platform
 import shutil
 import sysconfig
 import threading
+import time
 import warnings
 
 import torch
@@ -39,6 +42,10 @@ SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "csrc", "mamba
 CFLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
           "-fno-trapping-math"]
 LDFLAGS = ["-fopenmp"]
+
+# A build takes well under a minute on the project's 2-core machines; a lock
+# file this old belongs to a build that was killed.
+STALE_LOCK_SECONDS = 600.0
 
 _lock = threading.Lock()
 _state = {"tried": False, "module": None, "error": None}
@@ -66,6 +73,27 @@ def build_name():
     h.update(torch.__version__.encode())
     h.update(_cpu_signature().encode())
     return "se_mamba_scan_" + h.hexdigest()[:12]
+
+
+def clear_stale_lock(build_dir, stale_after=STALE_LOCK_SECONDS, poll=1.0):
+    """Wait while another process builds in ``build_dir`` (its ``lock``
+    file exists); remove a lock older than ``stale_after`` seconds, which no
+    running build holds. Returns True when it removed one."""
+    lock = os.path.join(build_dir, "lock")
+    while True:
+        try:
+            age = time.time() - os.path.getmtime(lock)
+        except FileNotFoundError:
+            return False  # no build running, or it has just finished
+        if age > stale_after:
+            warnings.warn(f"se_mamba: removing the stale build lock {lock} ({age:.0f} s old: the build that "
+                          "made it was killed); building the fused CPU scan again", RuntimeWarning, stacklevel=3)
+            try:
+                os.remove(lock)
+            except FileNotFoundError:
+                pass  # another waiting process removed it first
+            return True
+        time.sleep(min(poll, stale_after - age + 0.01))
 
 
 def load_kernel(verbose=False):
@@ -100,11 +128,20 @@ def load_kernel(verbose=False):
                 ext_log.setLevel(level)
 
             logger.info("se_mamba: loading the fused CPU scan (compiled on first use, then cached)")
+            try:  # torch's own wait on the lock has no time limit
+                from torch.utils.cpp_extension import _get_build_directory
+            except ImportError:  # a torch without this private helper: its wait as it is
+                _get_build_directory = None
+            name = build_name()
+            if _get_build_directory is not None:
+                clear_stale_lock(_get_build_directory(name, verbose))
+            # copies: torch appends its own flags to these lists, which would
+            # change build_name() for the rest of the process
             _state["module"] = load(
-                name=build_name(),
+                name=name,
                 sources=[SOURCE],
-                extra_cflags=CFLAGS,
-                extra_ldflags=LDFLAGS,
+                extra_cflags=list(CFLAGS),
+                extra_ldflags=list(LDFLAGS),
                 verbose=verbose,
             )
         except Exception as exc:  # any build/load failure means: use the fallback
