@@ -7,6 +7,7 @@ does not hide the next case's allocations.
 """
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -215,6 +216,12 @@ def matmul_gflops(threads, size=2048, repeats=10, rounds=3):
             a @ b
         best = max(best, repeats * 2 * size**3 / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+def command_line():
+    """The command that ran this benchmark, as its tables print it:
+    ``python benchmarks/NAME.py`` and its arguments, shell-quoted."""
+    return " ".join([f"python benchmarks/{os.path.basename(sys.argv[0])}", *map(shlex.quote, sys.argv[1:])])
 
 
 def publish(text, out=None):

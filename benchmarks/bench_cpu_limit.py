@@ -37,7 +37,7 @@ import sys
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (count_flops, drop_tree, extract, matmul_gflops, parse_args_or_work,  # noqa: E402
+from _common import (command_line, count_flops, drop_tree, extract, matmul_gflops, parse_args_or_work,  # noqa: E402
                      profile_ops, profile_table, publish, run_worker, time_enhancer, tree_env)
 
 DEFAULT_MODELS = ["semamba_advanced", "semamba_causal", "mpsenet", "mambattention"]
@@ -217,7 +217,7 @@ def run(args, base_tree):
                   "baseline's peak."]
     publish("\n".join([f"# Inference against the CPU's matmul limit (2 threads, fp32; median of "
                        f"{args.repeats} calls, 1 at 60 s and longer{rounds})", "",
-                       "`python benchmarks/bench_cpu_limit.py " + " ".join(sys.argv[1:]) + "`", "", *lines]),
+                       f"`{command_line()}`", "", *lines]),
             args.out)
 
 

@@ -19,13 +19,12 @@ torch is imported), so the numbers are what ``se-mamba enhance`` users get.
 """
 import argparse
 import os
-import shlex
 import sys
 
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # as se_mamba.cli.main: before torch loads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import parse_args_or_work, publish, run_worker, time_enhancer  # noqa: E402
+from _common import command_line, parse_args_or_work, publish, run_worker, time_enhancer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_MODELS = ["recipes/mini/pretrained", "recipes/mini_reverb/pretrained", "semamba_advanced",
@@ -88,9 +87,8 @@ def main():
                     lines.append(f"| {model} | {res['params']:,} | {seconds:g} | {mode} | "
                                  f"{res['s'] / seconds:.3f} | {res['peak_gb']:.2f} |")
                 print(lines[-1], flush=True)
-    command = " ".join(["python benchmarks/bench_enhance.py", *map(shlex.quote, sys.argv[1:])])
     publish("\n".join(["# Enhancement through MambaEnhancer (2 CPU threads, fp32, median of "
-                       f"{args.repeats})", "", f"`{command}`", "", *lines]), args.out)
+                       f"{args.repeats})", "", f"`{command_line()}`", "", *lines]), args.out)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (drop_tree, extract, matmul_gflops, parse_args_or_work, profile_ops,  # noqa: E402
+from _common import (command_line, drop_tree, extract, matmul_gflops, parse_args_or_work, profile_ops,  # noqa: E402
                      profile_table, publish, run_worker, tree_env)
 
 # name, channels, blocks, d_state, expand, batch, samples, threads
@@ -159,10 +159,7 @@ def main():
                 for label, tree in trees:
                     res, err = run_worker(__file__, [*case, "profile"], timeout=900, env=tree_env(tree))
                     notes += profile_table(f"one {case[0]} step ({case[-1]} threads), {label}", res, err)
-        publish("\n".join(["# Training step time (CPU)", "",
-                           f"`python benchmarks/bench_train_step.py"
-                           f"{' --baseline ' + args.baseline if args.baseline else ''}"
-                           f"{' --profile' if args.profile else ''}`", "",
+        publish("\n".join(["# Training step time (CPU)", "", f"`{command_line()}`", "",
                            *lines, "", *notes]), args.out)
     finally:
         drop_tree(base_tree)
