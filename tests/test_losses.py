@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from se_mamba.losses import (GeneratorLoss, anti_wrap, batch_pesq_targets, complex_loss,
+from se_mamba.losses import (GeneratorLoss, anti_wrap, batch_pesq_targets, complex_loss, magnitude_loss,
                              consistency_loss, discriminator_loss, metric_generator_loss,
                              phase_losses, si_sdr_loss)
 from se_mamba.models.discriminator import MetricDiscriminator
@@ -132,3 +132,24 @@ def test_batch_pesq_targets_real_speech(voicebank_pair):
     assert t[0].item() == pytest.approx((4.644 - 1) / 3.5, abs=2e-3)  # identical: PESQ 4.64
     assert 0.0 < t[1].item() < t[0].item()
     assert math.isnan(t[2].item())  # silent reference: PESQ fails, recorded as NaN
+
+
+def test_magnitude_asymmetry_weighs_only_suppressed_bins():
+    """VoiceFilter-Lite's asymmetric L2: an under-estimate's error is scaled
+    before squaring, an over-estimate's is not; 1 is the plain MSE."""
+    g = torch.Generator().manual_seed(2)
+    clean = torch.rand(2, 5, 4, generator=g)
+    est = torch.rand(2, 5, 4, generator=g)
+    diff = (clean - est).double()
+    under, over = diff.clamp(min=0), diff.clamp(max=0)
+    expect = (9 * under ** 2 + over ** 2).mean()
+    assert magnitude_loss(clean, est, asymmetry=3.0).item() == pytest.approx(float(expect), rel=1e-6)
+    assert magnitude_loss(clean, est, asymmetry=1.0).item() == pytest.approx(float((diff ** 2).mean()), rel=1e-6)
+    # through GeneratorLoss: only the magnitude part changes
+    wav, pha, com = torch.zeros(2, 100), torch.zeros(2, 5, 4), torch.zeros(2, 5, 4, 2)
+    c = {"wav": wav, "mag": clean, "pha": pha, "com": com}
+    e = {"wav": wav, "mag": est, "pha": pha, "com": com, "com_restft": com}
+    _, plain = GeneratorLoss()(c, e)
+    _, asym = GeneratorLoss(asymmetry=3.0)(c, e)
+    assert asym["magnitude"] == pytest.approx(float(expect), rel=1e-6)
+    assert {k: v for k, v in asym.items() if k != "magnitude"} == {k: v for k, v in plain.items() if k != "magnitude"}

@@ -38,6 +38,7 @@ def test_full_size_yaml_has_the_originals_training_settings():
     assert loss.weights == {"time": 0.2, "magnitude": 0.9, "complex": 0.1, "phase": 0.3, "consistency": 0.1}
     assert hp["metric_weight"] == 0.05 and hp["segment"] == 32000
     assert hp["pcs_target"] is None and hp["train_normalisation"] == "rms" and hp["sample_rate"] == 16000
+    assert loss.asymmetry == 1.0  # the originals' symmetric magnitude MSE
     assert hp["skip_nonfinite_grads"] is True and hp["max_steps"] is None
     assert hp["brain_class"].__name__ == "MetricGANBrain"
     # MP-SENet has no consistency term; PCS on as a target transform
@@ -45,6 +46,14 @@ def test_full_size_yaml_has_the_originals_training_settings():
     from se_mamba.models.pcs import perceptual_contrast_stretch
 
     assert load(FULL, pcs=True)["pcs_target"] is perceptual_contrast_stretch
+
+
+def test_demo_yaml_sets_the_magnitude_asymmetry():
+    """The demo trains the asymmetric magnitude loss (2.0, recipes/mini/README.md); the top-level
+    key is the one run.sh overrides reach."""
+    mini = os.path.join(ROOT, "hparams", "train", "mini_semamba.yaml")
+    assert load(mini)["loss"].asymmetry == 2.0
+    assert load(mini, magnitude_asymmetry=3.0)["loss"].asymmetry == 3.0
 
 
 # (protocol, training utterances): batch, epochs, validation interval, seed, steps

@@ -15,6 +15,11 @@ Layouts as the models': magnitude and phase ``[B, F, T]``, complex views
   boundary with explicit differences (no F x F / T x T matmul);
 * consistency: MSE (x2) between the predicted complex view and the STFT of
   its own inverse STFT, so the output stays a consistent spectrogram;
+* magnitude asymmetry (not in the originals, 1 = off): the magnitude error
+  where the estimate falls below the clean magnitude is scaled by this factor
+  before squaring, the asymmetric L2 loss of VoiceFilter-Lite (Wang et al.,
+  Interspeech 2020), which penalises over-suppression of speech more than
+  residual noise;
 * si_sdr (not in the originals, off by default): the negative scale-invariant
   SDR in dB (Le Roux et al., ICASSP 2019), as Conv-TasNet trains. In dB every
   utterance counts alike, so distorting speech at a high input SNR costs as
@@ -52,8 +57,19 @@ def time_loss(clean_wav, est_wav):
     return F.l1_loss(est_wav, clean_wav)
 
 
-def magnitude_loss(clean_mag, est_mag):
-    return F.mse_loss(est_mag, clean_mag)
+def magnitude_loss(clean_mag, est_mag, asymmetry=1.0):
+    """MSE between compressed magnitudes; with ``asymmetry`` != 1 the error of
+    an under-estimate (``est < clean``, speech suppressed) is scaled by it
+    before squaring (VoiceFilter-Lite's asymmetric L2).
+
+    >>> clean, est = torch.ones(1, 2, 1), torch.tensor([[[0.5], [1.5]]])
+    >>> float(magnitude_loss(clean, est)), float(magnitude_loss(clean, est, asymmetry=2.0))
+    (0.25, 0.625)
+    """
+    if asymmetry == 1.0:
+        return F.mse_loss(est_mag, clean_mag)
+    diff = clean_mag - est_mag
+    return torch.square(torch.where(diff > 0, asymmetry * diff, diff)).mean()
 
 
 def complex_loss(clean_com, est_com):
@@ -78,14 +94,17 @@ class GeneratorLoss(nn.Module):
     """Weighted sum of the signal losses (defaults: the originals' weights:
     time 0.2, magnitude 0.9, complex 0.1, phase 0.3, consistency 0.1; the
     metric term 0.05 is added by the MetricGAN Brain; ``si_sdr`` is ours, off
-    by default).
+    by default; ``asymmetry`` scales the magnitude term's under-estimates,
+    1 = the originals' symmetric MSE).
 
     ``forward`` returns ``(total, parts)``; ``parts`` holds each unweighted
     term as a float for logging.
     """
 
-    def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1, si_sdr=0.0):
+    def __init__(self, time=0.2, magnitude=0.9, complex=0.1, phase=0.3, consistency=0.1, si_sdr=0.0,
+                 asymmetry=1.0):
         super().__init__()
+        self.asymmetry = asymmetry
         self.weights = {"time": time, "magnitude": magnitude, "complex": complex, "phase": phase,
                         "consistency": consistency}
         if si_sdr:  # not one of the originals' terms: listed only when used
@@ -97,7 +116,7 @@ class GeneratorLoss(nn.Module):
         ip, gd, iaf = phase_losses(clean["pha"], est["pha"])
         terms = {
             "time": time_loss(clean["wav"], est["wav"]),
-            "magnitude": magnitude_loss(clean["mag"], est["mag"]),
+            "magnitude": magnitude_loss(clean["mag"], est["mag"], self.asymmetry),
             "complex": complex_loss(clean["com"], est["com"]),
             "phase": ip + gd + iaf,
         }
