@@ -90,8 +90,12 @@ def test_enhance_keeps_length_level_and_is_deterministic(name, kw):
         b = m.enhance(wav, steps=1) if m.is_bridge else m.enhance(wav)
         louder = m.enhance(10 * wav, steps=1) if m.is_bridge else m.enhance(10 * wav)
     assert a.shape == wav.shape and torch.equal(a, b)
-    # peak normalisation in, gain back out: the output scales with the input
-    assert torch.allclose(louder, 10 * a, rtol=1e-4, atol=1e-5)
+    # peak normalisation in, gain back out: the output scales with the input.
+    # The tolerance is relative to the output's peak: 10 * x / peak rounds
+    # differently from x / peak in float32, and the U-Net carries that ulp-level
+    # difference to ~2e-6 of the peak (an element-wise rtol failed on AMD CPUs
+    # where outputs cross zero); a missing or wrong gain is off by the peak itself.
+    assert (louder - 10 * a).abs().max() <= 1e-5 * (10 * a).abs().max()
     assert m.enhance(wav[0]).shape == (5003,)
 
 
