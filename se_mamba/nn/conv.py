@@ -1,9 +1,19 @@
 """Time-frequency convolutions shared by the model zoo and the SB networks:
 "same" padding, left-only in time when causal (output frame t sees frames <= t)."""
-import torch.nn.functional as F
 from torch import nn
 
+from .dilated_conv import dilated_conv2d
 from .streaming import active_stream, time_left_context
+
+
+class DilatedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` (stride 1, ungrouped, same parameters and names) whose
+    weight gradient in CPU training comes from
+    :func:`~se_mamba.nn.dilated_conv.conv2d_weight_grad`: oneDNN's own is
+    several times slower for dilated kernels on AVX2 machines."""
+
+    def forward(self, x):
+        return dilated_conv2d(x, self.weight, self.bias, self.padding, self.dilation)
 
 
 class TimeCausalConv2d(nn.Conv2d):
@@ -25,8 +35,7 @@ class TimeCausalConv2d(nn.Conv2d):
             # frames (frame t then sees input frames t - left .. t), instead
             # of copying the whole input behind `left` zero frames; the
             # `left` extra frames cost ~1 % more arithmetic
-            y = F.conv2d(x, self.weight, self.bias, self.stride, (self.left, self.padding[1]),
-                         self.dilation, self.groups)
+            y = dilated_conv2d(x, self.weight, self.bias, (self.left, self.padding[1]), self.dilation)
             return y.narrow(2, 0, x.shape[2])
         return super().forward(time_left_context(self, x, self.left, dim=2))
 
@@ -36,4 +45,5 @@ def conv_tf(in_ch, out_ch, kernel_size, dilation=(1, 1), causal=False):
     if causal and kernel_size[0] > 1:
         return TimeCausalConv2d(in_ch, out_ch, kernel_size, dilation)
     padding = tuple((k - 1) * d // 2 for k, d in zip(kernel_size, dilation))
-    return nn.Conv2d(in_ch, out_ch, kernel_size, dilation=dilation, padding=padding)
+    conv = DilatedConv2d if tuple(dilation) != (1, 1) else nn.Conv2d
+    return conv(in_ch, out_ch, kernel_size, dilation=dilation, padding=padding)
