@@ -1,18 +1,20 @@
 #!/usr/bin/env python
-"""Where one training step of the demo goes: the step of
-``hparams/train/mini_semamba.yaml``'s Brain split into its parts.
+"""Where one training step of the demo goes: the recipe Brain's own
+``fit_batch`` on ``hparams/train/mini_semamba.yaml``, timed by its parts.
 
     python benchmarks/bench_demo_step.py [--steps 6] [--out docs/bench_demo_step.md]
 
-The generator, loss and optimiser are the recipe's own (built from the
-YAML); the batch is the recipe's (4 x 1 s crops, RMS-normalised), cut from
-the real VoiceBank-DEMAND pairs bundled with the tests. Each step runs the
-parts in the Brain's order: the generator forward (STFT, network, iSTFT, the
-clean STFTs), the generator losses, the backward and the AdamW step. Where
-the YAML's ``brain_class`` is ``MetricGANBrain`` (the paper recipes; the
-demo's ``SEBrain`` has none of it), the PESQ targets in the recipe's worker
-pool, the discriminator step and the metric term come in between, as in
-``MetricGANBrain.fit_batch``. One warm-up
+The Brain is built from the YAML as ``se_mamba.recipe.train`` builds it (its
+class, generator, loss and optimiser); the batch is the recipe's (4 x 1 s
+crops, RMS-normalised), cut from the real VoiceBank-DEMAND pairs bundled with
+the tests. Nothing of the step is restated here: the script wraps the Brain's
+methods (``compute_forward``, ``compute_objectives``, ``generator_loss``,
+``optimizers_step``) and ``Tensor.backward`` with timers and calls
+``brain.fit_batch``, so each part's time is what the recipe spends in it,
+exclusive of the parts nested in it. Where the YAML's ``brain_class`` is
+``MetricGANBrain`` (the paper recipes), the backward and the optimiser step
+are split by phase (discriminator, generator), and the PESQ targets and the
+discriminator's forward passes fall in "the rest of fit_batch". One warm-up
 step, then ``--steps`` timed ones, 2 threads, in one process; the float32
 2048 x 2048 matmul of the same run gives the machine's speed, so the table
 can be set against `make demo`'s training time on another machine.
@@ -20,9 +22,11 @@ can be set against `make demo`'s training time on another machine.
 import argparse
 import glob
 import os
+import re
 import sys
 import tempfile
 import time
+from collections import defaultdict
 
 import numpy as np
 import soundfile as sf
@@ -34,20 +38,52 @@ from _common import command_line, matmul_gflops, publish  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 YAML = os.path.join(ROOT, "hparams", "train", "mini_semamba.yaml")
 VB = os.path.join(ROOT, "tests", "data", "voicebank")
+RUN_SH = os.path.join(ROOT, "recipes", "mini", "run.sh")
+TIMED = ("compute_forward", "compute_objectives", "generator_loss", "optimizers_step")
 
 
 def demo_batch(batch, n):
-    """``batch`` clean/noisy pairs of ``n`` samples, each pair scaled to unit
-    noisy RMS (the recipe's ``train_normalisation: rms`` scales the whole
-    utterance before cropping; the step's cost does not depend on which)."""
-    clean, noisy = [], []
+    """A SpeechBrain ``PaddedBatch`` of ``batch`` clean/noisy pairs of ``n``
+    samples, each pair scaled to unit noisy RMS (the recipe's
+    ``train_normalisation: rms`` scales the whole utterance before cropping;
+    the step's cost does not depend on which)."""
+    from speechbrain.dataio.batch import PaddedBatch
+
+    items = []
     for path in sorted(glob.glob(os.path.join(VB, "clean", "*.wav")))[:batch]:
         c = sf.read(path, dtype="float32")[0][:n]
         y = sf.read(path.replace(os.sep + "clean" + os.sep, os.sep + "noisy" + os.sep), dtype="float32")[0][:n]
         g = 1.0 / np.sqrt(np.mean(y**2))
-        clean.append(c * g)
-        noisy.append(y * g)
-    return torch.from_numpy(np.stack(clean)), torch.from_numpy(np.stack(noisy))
+        items.append({"id": os.path.basename(path), "noisy_sig": torch.from_numpy(y * g),
+                      "clean_sig": torch.from_numpy(c * g)})
+    return PaddedBatch(items)
+
+
+class PartTimer:
+    """Exclusive wall time per part: a part's time excludes the timed parts
+    called inside it (``compute_objectives`` calls ``generator_loss``)."""
+
+    def __init__(self, brain):
+        self.brain, self.spent, self.stack = brain, defaultdict(float), []
+
+    def wrap(self, name, fn):
+        def timed(*args, **kwargs):
+            phase = getattr(self.brain, "phase", None)
+            label = name if phase is None else f"{name} ({phase})"
+            now = time.perf_counter()
+            if self.stack:  # the caller's time stops while this part runs
+                outer, since = self.stack[-1]
+                self.spent[outer] += now - since
+            self.stack.append([label, now])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                label, since = self.stack.pop()
+                now = time.perf_counter()
+                self.spent[label] += now - since
+                if self.stack:
+                    self.stack[-1][1] = now
+        return timed
 
 
 def main():
@@ -58,73 +94,48 @@ def main():
 
     from hyperpyyaml import load_hyperpyyaml
 
-    from se_mamba.brains import MetricGANBrain
-    from se_mamba.losses import batch_pesq_targets, discriminator_loss, metric_generator_loss
-    from se_mamba.metrics.pool import WorkerPool
-
     gflops = matmul_gflops(2)
     torch.set_num_threads(2)
-    with tempfile.TemporaryDirectory() as tmp, open(YAML) as f:
-        hp = load_hyperpyyaml(f, {"data_folder": tmp, "output_folder": tmp})
-    metricgan = issubclass(hp["brain_class"], MetricGANBrain)
-    gen, loss = hp["generator"], hp["loss"]
-    g_opt = hp["g_opt_class"](gen.parameters())
-    if metricgan:
-        disc, w = hp["discriminator"], hp["metric_weight"]
-        d_opt = hp["d_opt_class"](disc.parameters())
-    fe, eps = gen.front_end, hp["stft_eps"]
-    clean, noisy = demo_batch(hp["batch_size"], hp["segment"])
-    pool = WorkerPool(hp["score_workers"])
-    parts = ["generator forward", *(["PESQ targets (worker pool)", "discriminator step"] if metricgan else []),
-             "generator losses" + (" + metric term" if metricgan else ""), "generator backward", "generator AdamW"]
-    spent = dict.fromkeys(parts, 0.0)
-
-    def step():
-        marks = [time.perf_counter()]
-        n_mag, n_pha, _ = fe.stft(noisy, eps=eps)
-        mag, pha, com = gen(n_mag, n_pha)
-        wav = fe.istft(mag, pha, length=noisy.shape[-1])
-        c_mag, c_pha, c_com = fe.stft(clean, eps=eps)
-        marks.append(time.perf_counter())
-        if metricgan:
-            targets = batch_pesq_targets(clean, wav.detach(), pool=pool)
-            marks.append(time.perf_counter())
-            d_opt.zero_grad()
-            discriminator_loss(disc, c_mag, mag.detach(), targets).backward()
-            d_opt.step()
-            marks.append(time.perf_counter())
-        ref = {"wav": clean, "mag": c_mag, "pha": c_pha, "com": c_com}
-        est = {"wav": wav, "mag": mag, "pha": pha, "com": com, "com_restft": fe.stft(wav, eps=eps)[2]}
-        total = loss(ref, est)[0]
-        if metricgan:
-            total = total + w * metric_generator_loss(disc, c_mag, mag)
-        marks.append(time.perf_counter())
-        g_opt.zero_grad()
-        total.backward()
-        marks.append(time.perf_counter())
-        g_opt.step()
-        marks.append(time.perf_counter())
-        return np.diff(marks)
-
-    try:
-        step()  # warm-up: the pool's processes start, the kernels load
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            for part, s in zip(parts, step()):
-                spent[part] += s
-        per_step = (time.perf_counter() - t0) / args.steps
-    finally:
-        pool.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(YAML) as f:
+            hp = load_hyperpyyaml(f, {"data_folder": tmp, "output_folder": tmp})
+        brain = hp["brain_class"](modules=hp["modules"], hparams=hp, run_opts={"device": "cpu"}, checkpointer=None)
+        brain.on_fit_start()  # the optimisers, as fit() makes them
+        brain.modules.train()
+        batch = demo_batch(hp["batch_size"], hp["segment"])
+        timer = PartTimer(brain)
+        for name in TIMED:
+            if hasattr(brain, name):
+                setattr(brain, name, timer.wrap(name, getattr(brain, name)))
+        tensor_backward = torch.Tensor.backward
+        torch.Tensor.backward = timer.wrap("backward", tensor_backward)
+        try:
+            brain.fit_batch(batch)  # warm-up: the pool's processes start, the kernels load
+            timer.spent.clear()
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                brain.fit_batch(batch)
+            per_step = (time.perf_counter() - t0) / args.steps
+        finally:
+            torch.Tensor.backward = tensor_backward
+            brain.score_pool.close()
+    with open(RUN_SH) as f:  # the recipe's default corpus size (its N_TRAIN)
+        n_train = int(re.search(r"n_train=\$\{N_TRAIN:-(\d+)\}", f.read()).group(1))
+    steps = hp["number_of_epochs"] * -(-n_train // hp["batch_size"])
+    rest = per_step - sum(timer.spent.values()) / args.steps
     lines = ["# One demo training step, split (hparams/train/mini_semamba.yaml)", "",
              f"`{command_line()}`", "",
-             f"`{hp['brain_class'].__name__}`'s step: {args.steps} timed steps after one warm-up, 2 threads, batch {hp['batch_size']} x "
-             f"{hp['segment'] / hp['sample_rate']:g} s; float32 2048 x 2048 matmul in the same run: "
-             f"{gflops:.0f} GFLOP/s.", "",
+             f"`{type(brain).__name__}.fit_batch`: {args.steps} timed steps after one warm-up, 2 threads, batch "
+             f"{hp['batch_size']} x {hp['segment'] / hp['sample_rate']:g} s; float32 2048 x 2048 matmul in the "
+             f"same run: {gflops:.0f} GFLOP/s. Each part's time excludes the parts nested in it.", "",
              "| part | ms / step | share |", "|---|---|---|"]
-    lines += [f"| {part} | {s / args.steps * 1e3:.0f} | {s / args.steps / per_step:.0%} |" for part, s in spent.items()]
+    lines += [f"| `{part}` | {s / args.steps * 1e3:.0f} | {s / args.steps / per_step:.0%} |"
+              for part, s in sorted(timer.spent.items(), key=lambda kv: -kv[1])]
+    lines.append(f"| the rest of `fit_batch` | {rest * 1e3:.0f} | {rest / per_step:.0%} |")
     lines.append(f"| **step** | **{per_step * 1e3:.0f}** | |")
     lines.append("")
-    lines.append(f"900 such steps (the demo's training): {900 * per_step / 60:.1f} min, without validation.")
+    lines.append(f"{steps} such steps (the demo's training: {hp['number_of_epochs']} epochs of the {n_train}-utterance "
+                 f"corpus in batches of {hp['batch_size']}): {steps * per_step / 60:.1f} min, without validation.")
     publish("\n".join(lines), args.out)
 
 
