@@ -5,9 +5,9 @@
     python benchmarks/bench_demo_step.py [--steps 6] [--out docs/bench_demo_step.md]
 
 The Brain is built from the YAML as ``se_mamba.recipe.train`` builds it (its
-class, generator, loss and optimiser); the batch is the recipe's (4 x 1 s
-crops, RMS-normalised), cut from the real VoiceBank-DEMAND pairs bundled with
-the tests. Nothing of the step is restated here: the script wraps the Brain's
+class, generator, loss and optimiser); the batch is prepared by the recipe's
+own ``load_pair`` (4 x 1 s crops, RMS-normalised) from the real
+VoiceBank-DEMAND pairs bundled with the tests. Nothing of the step is restated here: the script wraps the Brain's
 methods (``compute_forward``, ``compute_objectives``, ``generator_loss``,
 ``optimizers_step``) and ``Tensor.backward`` with timers and calls
 ``brain.fit_batch``, so each part's time is what the recipe spends in it,
@@ -20,7 +20,6 @@ step, then ``--steps`` timed ones, 2 threads, in one process; the float32
 can be set against `make demo`'s training time on another machine.
 """
 import argparse
-import glob
 import os
 import re
 import sys
@@ -28,8 +27,6 @@ import tempfile
 import time
 from collections import defaultdict
 
-import numpy as np
-import soundfile as sf
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,20 +39,21 @@ RUN_SH = os.path.join(ROOT, "recipes", "mini", "run.sh")
 TIMED = ("compute_forward", "compute_objectives", "generator_loss", "optimizers_step")
 
 
-def demo_batch(batch, n):
-    """A SpeechBrain ``PaddedBatch`` of ``batch`` clean/noisy pairs of ``n``
-    samples, each pair scaled to unit noisy RMS (the recipe's
-    ``train_normalisation: rms`` scales the whole utterance before cropping;
-    the step's cost does not depend on which)."""
+def demo_batch(hp):
+    """A SpeechBrain ``PaddedBatch`` of ``batch_size`` real pairs prepared by
+    the recipe's own ``se_mamba.dataio.load_pair`` (its ``segment`` crop and
+    ``train_normalisation``; crops drawn from a fixed seed)."""
     from speechbrain.dataio.batch import PaddedBatch
 
+    from se_mamba.dataio import load_pair
+
+    crops = torch.Generator().manual_seed(0)
     items = []
-    for path in sorted(glob.glob(os.path.join(VB, "clean", "*.wav")))[:batch]:
-        c = sf.read(path, dtype="float32")[0][:n]
-        y = sf.read(path.replace(os.sep + "clean" + os.sep, os.sep + "noisy" + os.sep), dtype="float32")[0][:n]
-        g = 1.0 / np.sqrt(np.mean(y**2))
-        items.append({"id": os.path.basename(path), "noisy_sig": torch.from_numpy(y * g),
-                      "clean_sig": torch.from_numpy(c * g)})
+    for name in sorted(os.listdir(os.path.join(VB, "clean")))[:hp["batch_size"]]:
+        noisy, clean = load_pair(os.path.join(VB, "noisy", name), os.path.join(VB, "clean", name),
+                                 segment=hp["segment"], sample_rate=hp["sample_rate"],
+                                 normalisation=hp["train_normalisation"], generator=crops)
+        items.append({"id": name, "noisy_sig": noisy, "clean_sig": clean})
     return PaddedBatch(items)
 
 
@@ -102,7 +100,7 @@ def main():
         brain = hp["brain_class"](modules=hp["modules"], hparams=hp, run_opts={"device": "cpu"}, checkpointer=None)
         brain.on_fit_start()  # the optimisers, as fit() makes them
         brain.modules.train()
-        batch = demo_batch(hp["batch_size"], hp["segment"])
+        batch = demo_batch(hp)
         timer = PartTimer(brain)
         for name in TIMED:
             if hasattr(brain, name):

@@ -60,9 +60,8 @@ def test_weight_grad_refuses_a_narrower_output():
 
 def _twin(dilation):
     """A DilatedConv2d and an nn.Conv2d with the same weights, "same" padding."""
-    padding = tuple(d for d in dilation)
     ours = conv_tf(6, 4, (3, 3), dilation)
-    plain = nn.Conv2d(6, 4, (3, 3), dilation=dilation, padding=padding)
+    plain = nn.Conv2d(6, 4, (3, 3), dilation=dilation, padding=dilation)  # 3x3: "same" padding = dilation
     plain.load_state_dict(ours.state_dict())
     return ours, plain
 
