@@ -89,6 +89,11 @@ def main():
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    with open(RUN_SH) as f:  # the recipe's default corpus size (its N_TRAIN)
+        found = re.search(r"n_train=\$\{N_TRAIN:-(\d+)\}", f.read())
+    if found is None:
+        sys.exit(f"{RUN_SH}: no 'n_train=${{N_TRAIN:-N}}' line to take the demo's corpus size from")
+    n_train = int(found.group(1))
 
     from hyperpyyaml import load_hyperpyyaml
 
@@ -117,8 +122,6 @@ def main():
         finally:
             torch.Tensor.backward = tensor_backward
             brain.score_pool.close()
-    with open(RUN_SH) as f:  # the recipe's default corpus size (its N_TRAIN)
-        n_train = int(re.search(r"n_train=\$\{N_TRAIN:-(\d+)\}", f.read()).group(1))
     steps = hp["number_of_epochs"] * -(-n_train // hp["batch_size"])
     rest = per_step - sum(timer.spent.values()) / args.steps
     lines = ["# One demo training step, split (hparams/train/mini_semamba.yaml)", "",
