@@ -15,6 +15,7 @@ from torch import nn
 
 from .backend import causal_conv1d_available, mamba_ssm_ops, resolve_backend
 from .causal_conv import causal_conv1d_silu
+from .low_rank_linear import low_rank_linear
 from .selective_scan import selective_scan_fn
 
 
@@ -165,7 +166,9 @@ class Mamba(nn.Module):
 
         x_dbl = F.linear(x, self.x_proj.weight)
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.linear(dt, self.dt_proj.weight)  # bias is added inside the scan
+        # bias is added inside the scan; low_rank_linear: a faster weight
+        # gradient for this rank-to-d_inner product on the CPU (its docstring)
+        delta = low_rank_linear(dt, self.dt_proj.weight)
         cdt = torch.promote_types(x.dtype, torch.float32)
         A = -torch.exp(self.A_log.to(cdt))
         y, last = selective_scan_fn(
