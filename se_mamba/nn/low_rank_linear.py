@@ -5,12 +5,12 @@ in the layout the CPU's matrix product handles well, for training on the CPU.
 ``F.linear``'s backward computes the weight gradient as ``grad_out^T @ x``:
 ``[out, tokens] @ [tokens, rank]``, a product with a huge inner dimension and
 an output only ``rank`` columns wide. On the CPU that ran at about 1 GFLOP/s
-(``[256, 128400] @ [128400, 4]``: 276 ms per call in the paper SEMamba
-training step, 6.5 % of the step; docs/bench_train_step.md). The same
-numbers as ``(x^T @ grad_out)^T``, ``[rank, tokens] @ [tokens, out]``, stream
-``grad_out`` row by row into a ``[rank, out]`` block, several times faster
-(docs/performance.md). The forward pass and the input gradient stay
-``F.linear``'s and its backward's own products.
+(``[256, 128400] @ [128400, 4]``, 16 calls per paper SEMamba training step:
+4.4-6.8 s of it in two profiles). The same numbers as
+``(x^T @ grad_out)^T``, ``[rank, tokens] @ [tokens, out]``, read ``grad_out``
+row by row into a ``[rank, out]`` block: 0.5 s for the 16 calls
+(docs/performance.md, fifth round). The forward pass and the input gradient
+are the same products as ``F.linear``'s and its backward's.
 
 >>> import torch
 >>> x = torch.randn(2, 50, 3, dtype=torch.float64, requires_grad=True)
