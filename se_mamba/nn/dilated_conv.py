@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .cpu_training import cpu_weight_grad_wanted
+
 
 def conv2d_weight_grad(x, grad_out, kernel_size, padding, dilation):
     """``d loss / d weight`` of a stride-1, ungrouped ``conv2d(x, weight)``
@@ -108,9 +110,7 @@ def dilated_conv2d(x, weight, bias, padding, dilation):
     from :func:`conv2d_weight_grad`."""
     padding, dilation = tuple(padding), tuple(dilation)
     kw = weight.shape[3]
-    use = (torch.is_grad_enabled() and weight.requires_grad and dilation != (1, 1)
-           and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-           and not torch.is_autocast_enabled("cpu") and x.dim() == 4
+    use = (cpu_weight_grad_wanted(x, weight) and dilation != (1, 1) and x.dim() == 4
            and 2 * padding[1] == dilation[1] * (kw - 1))
     if use:
         return _DilatedConv2d.apply(x, weight, bias, padding, dilation)

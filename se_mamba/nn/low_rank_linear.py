@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .cpu_training import cpu_weight_grad_wanted
+
 
 class _LowRankLinear(torch.autograd.Function):
     @staticmethod
@@ -53,9 +55,6 @@ def low_rank_linear(x, weight):
     """``F.linear(x, weight)``; when autograd will need the weight gradient on
     the CPU in float32 or float64 (no autocast), that gradient is computed as
     ``(x^T @ grad_out)^T`` (module docstring)."""
-    use = (torch.is_grad_enabled() and weight.requires_grad and x.device.type == "cpu"
-           and x.dtype in (torch.float32, torch.float64) and x.dtype == weight.dtype
-           and not torch.is_autocast_enabled("cpu"))
-    if use:
+    if cpu_weight_grad_wanted(x, weight) and x.dtype == weight.dtype:
         return _LowRankLinear.apply(x, weight)
     return F.linear(x, weight)
