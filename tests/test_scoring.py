@@ -183,6 +183,38 @@ def test_dnsmos_rates_clean_above_noisy():
     assert better == 3
 
 
+def test_dnsmos_scores_each_distinct_window_once_and_equals_speechmos():
+    """A short clip is doubled to 9.01 s, so its 1 s-hop windows repeat: each
+    distinct one runs once, and the four scores are speechmos' own, bit for bit."""
+    import speechmos.dnsmos as sm
+
+    from se_mamba.metrics.dnsmos import DNSMOS
+
+    scorer = DNSMOS()
+
+    class Counted:  # counts the P.835 model's runs
+        def __init__(self, sess):
+            self.sess, self.runs = sess, 0
+
+        def run(self, *args):
+            self.runs += 1
+            return self.sess.run(*args)
+
+    scorer._model.onnx_sess = counted = Counted(scorer._model.onnx_sess)
+    n, fs = sf.read(os.path.join(VB, "noisy", "p232_003.wav"))
+    n2, _ = sf.read(os.path.join(VB, "noisy", "p257_008.wav"))
+    long = np.concatenate([n, n2])[:int(11.2 * fs)]  # 11.2 s: two windows, not repeated
+    # 2 s -> 4 -> 8 -> 16 s: windows at 0..6 s, period 2 s: 2 distinct of 7
+    for clip, runs, windows in ((n[:2 * fs], 2, 7), (long, 2, 2)):
+        counted.runs = 0
+        ours = scorer(clip, fs)
+        assert counted.runs == runs
+        ref = sm.DNSMOS.__call__(scorer._model, clip.astype(np.float32), fs, False)
+        assert counted.runs == runs + windows  # speechmos runs every window
+        assert ours == {"dnsmos_sig": float(ref["sig_mos"]), "dnsmos_bak": float(ref["bak_mos"]),
+                        "dnsmos_ovrl": float(ref["ovrl_mos"]), "dnsmos_p808": float(ref["p808_mos"])}
+
+
 def test_cli_scores_folders_and_exits_1_when_a_file_failed(tmp_path):
     ref, est, noisy = tmp_path / "ref", tmp_path / "est", tmp_path / "noisy"
     for d in (ref, est, noisy):
