@@ -1,6 +1,7 @@
 """The stage library (recipes/lib/enh.sh): several test sets, a test set without
 references (DNSMOS only), --pretrained (a packed folder, official:NAME) through
 MambaEnhancer, per-stage logs."""
+import csv
 import json
 import os
 import subprocess
@@ -103,6 +104,57 @@ def test_results_put_the_published_numbers_next_to_ours(tmp_path):
     assert score(["--enhanced", str(manifest), "--out-dir", str(tmp_path / "s2"), "--results", str(tmp_path / "R2.md"),
                   "--metrics", "pesq_wb", "--workers", "1", "--published", "mini:test/semamba_small"]) == 0
     assert "Published" not in (tmp_path / "R2.md").read_text()
+
+
+def test_several_sets_in_one_scoring_call_equal_one_call_each(tmp_path, capsys):
+    """Stage 4 scores every test set in one pool: each set's CSVs and summary
+    equal those of scoring it alone (a set without references keeps its
+    non-intrusive metrics); a bad manifest stops the call before any scoring."""
+    from se_mamba.recipe.score import main as score
+
+    vb = os.path.join(ROOT, "tests", "data", "voicebank")
+    sets = {"a": {u: {"noisy_wav": os.path.join(vb, "noisy", f"{u}.wav"), "clean_wav": os.path.join(vb, "clean", f"{u}.wav"),
+                      "enhanced_wav": os.path.join(vb, "clean", f"{u}.wav")} for u in ("p232_003", "p257_008")},
+            "b": {"p232_019": {"noisy_wav": os.path.join(vb, "noisy", "p232_019.wav"), "clean_wav": None,
+                               "speaker_ref_wav": os.path.join(vb, "noisy", "p232_019.wav"),
+                               "enhanced_wav": os.path.join(vb, "clean", "p232_019.wav")}}}
+    for name, items in sets.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(items))
+    common = ["--metrics", "pesq_wb,si_sdr,spk_sim", "--workers", "2"]
+    assert score(["--enhanced", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out-dir", str(tmp_path / "sa"),
+                  str(tmp_path / "sb"), "--results", str(tmp_path / "RA.md"), str(tmp_path / "RB.md"),
+                  "--title", "set a", "set b", *common]) == 0
+    for name in sets:  # each set alone, in this process
+        assert score(["--enhanced", str(tmp_path / f"{name}.json"), "--out-dir", str(tmp_path / f"one_{name}"),
+                      "--results", str(tmp_path / f"one_{name}.md"), *common[:2], "--workers", "1"]) == 0
+        for f in ("noisy.csv", "enhanced.csv"):
+            both, alone = (list(csv.DictReader(open(d / f))) for d in (tmp_path / f"s{name}", tmp_path / f"one_{name}"))
+            assert [r["id"] for r in both] == [r["id"] for r in alone] and both[0].keys() == alone[0].keys()
+            for x, y in zip(both, alone):
+                assert x["error"] == y["error"] == ""
+                # the speaker encoder's threads differ between a worker and this process
+                assert all(float(x[k]) == pytest.approx(float(y[k]), rel=1e-5) for k in x if k not in ("id", "error"))
+    assert (tmp_path / "sb" / "enhanced.csv").read_text().splitlines()[0] == "id,spk_sim,error"
+    assert (tmp_path / "RA.md").read_text().startswith("# set a") and (tmp_path / "RB.md").read_text().startswith("# set b")
+    # a set that cannot be read: one line naming it, exit 1, and the good set not scored either
+    capsys.readouterr()
+    assert score(["--enhanced", str(tmp_path / "a.json"), str(tmp_path / "nope.json"), "--out-dir", str(tmp_path / "x1"),
+                  str(tmp_path / "x2"), "--results", str(tmp_path / "X1.md"), str(tmp_path / "X2.md"), *common]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"score: error: {tmp_path / 'nope.json'}: ") and "\n" not in err
+    assert not (tmp_path / "x1").exists()
+    with pytest.raises(SystemExit) as exc:  # one --results for two sets
+        score(["--enhanced", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out-dir", "o1", "o2",
+               "--results", "R.md"])
+    assert exc.value.code == 2
+
+
+def test_enhance_stage_wants_one_out_folder_per_manifest(tmp_path, capsys):
+    from se_mamba.recipe.enhance import main as enhance
+
+    with pytest.raises(SystemExit) as exc:
+        enhance(["--exp", str(tmp_path), "--manifest", "a.json", "b.json", "--data-root", ".", "--out", "o"])
+    assert exc.value.code == 2 and "2 --manifest files but 1 --out folders" in capsys.readouterr().err
 
 
 def test_publish_copies_a_run_into_the_recipe_folder(tmp_path):

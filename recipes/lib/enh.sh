@@ -23,7 +23,8 @@
 # Optional: sb_steps, sampler (SB models' sampling at stage 3; empty = the model's).
 # With either set, stages 3-5 use a test set tag "<set>_<sampler><steps>" so
 # several samplings of one model sit side by side.
-# Optional: test_sets ("test"): stages 3-5 run once per set, on $data_dir/<set>.json;
+# Optional: test_sets ("test"): stages 3-5 run on each $data_dir/<set>.json (stages 3
+# and 4 take every set in one process, so the model and the scoring workers start once);
 # a set whose manifest has no clean references is scored with DNSMOS only.
 # Optional: pretrained (--pretrained SRC: a packed folder, hub id or official:NAME):
 # stage 2 is skipped and stages 3-5 evaluate SRC (stage 6 has nothing to pack).
@@ -169,6 +170,11 @@ enh_main() {
         fi
     fi
     local set tag res res_asr title
+    # per test set: its tag, results files and title; stages 3 and 4 take all
+    # the sets in one process each (the model, the scoring workers and their
+    # imports start once), stage 5 one set at a time
+    local tags=() manifests=() outs=() enhanced=() score_dirs=() set_results=() set_results_asr=() titles=() published=()
+    local asr_titles=()
     for set in ${test_sets}; do
         tag="${set}${suffix}"
         # one test set keeps the recipe's results paths; several get one file each
@@ -177,40 +183,44 @@ enh_main() {
         if [ "${one_set}" = false ]; then
             res=${exp}/RESULTS_${tag}.md res_asr=${exp}/RESULTS_ASR_${tag}.md title="${title} / ${set}"
         fi
-        if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-            log "Stage 3: enhancing ${set} with ${pretrained:-${exp}} ${sampling[*]+${sampling[*]}}"
-            run_logged "${exp}/logs/stage3.log" "${python}" -m se_mamba.recipe.enhance "${source_args[@]}" \
-                --manifest "${data_dir}/${set}.json" --data-root "${data_dir}" --out "${exp}/enhanced/${tag}" \
-                "${sampling[@]+"${sampling[@]}"}"
-        fi
-        if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-            log "Stage 4: scoring noisy and enhanced ${set} -> ${res}"
-            run_logged "${exp}/logs/stage4.log" "${python}" -m se_mamba.recipe.score \
-                --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/scores/${tag}" \
-                --results "${res}" --title "${title}${sampling[*]+ (${sampling[*]})}" \
-                --composite-mode "${composite_mode:-faithful}" --published "${recipe_name%% *}:${set}/${model}" \
-                ${score_metrics:+--metrics "${score_metrics}"} \
-                --max-failures "${max_failures:-0}"
-        fi
-        if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-            log "Stage 5: ASR (${asr}) on noisy, enhanced and clean ${set} speech -> ${res_asr}"
-            run_logged "${exp}/logs/stage5.log" "${python}" -m se_mamba.recipe.asr \
-                --enhanced "${exp}/enhanced/${tag}/enhanced.json" --out-dir "${exp}/asr/${tag}" \
-                --results "${res_asr}" --asr "${asr}" --title "${title}: ASR on enhanced speech"
-        fi
+        tags+=("${tag}") manifests+=("${data_dir}/${set}.json") outs+=("${exp}/enhanced/${tag}")
+        enhanced+=("${exp}/enhanced/${tag}/enhanced.json") score_dirs+=("${exp}/scores/${tag}")
+        set_results+=("${res}") set_results_asr+=("${res_asr}")
+        titles+=("${title}${sampling[*]+ (${sampling[*]})}") published+=("${recipe_name%% *}:${set}/${model}")
+        asr_titles+=("${title}: ASR on enhanced speech")
     done
+    if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+        log "Stage 3: enhancing ${test_sets} with ${pretrained:-${exp}} ${sampling[*]+${sampling[*]}}"
+        run_logged "${exp}/logs/stage3.log" "${python}" -m se_mamba.recipe.enhance "${source_args[@]}" \
+            --manifest "${manifests[@]}" --data-root "${data_dir}" --out "${outs[@]}" \
+            "${sampling[@]+"${sampling[@]}"}"
+    fi
+    if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+        log "Stage 4: scoring noisy and enhanced ${test_sets} -> ${set_results[*]}"
+        run_logged "${exp}/logs/stage4.log" "${python}" -m se_mamba.recipe.score \
+            --enhanced "${enhanced[@]}" --out-dir "${score_dirs[@]}" --results "${set_results[@]}" \
+            --title "${titles[@]}" --composite-mode "${composite_mode:-faithful}" --published "${published[@]}" \
+            ${score_metrics:+--metrics "${score_metrics}"} \
+            --max-failures "${max_failures:-0}"
+    fi
+    if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+        local i
+        for i in "${!tags[@]}"; do
+            log "Stage 5: ASR (${asr}) on noisy, enhanced and clean ${tags[$i]} speech -> ${set_results_asr[$i]}"
+            run_logged "${exp}/logs/stage5.log" "${python}" -m se_mamba.recipe.asr \
+                --enhanced "${enhanced[$i]}" --out-dir "${exp}/asr/${tags[$i]}" \
+                --results "${set_results_asr[$i]}" --asr "${asr}" --title "${asr_titles[$i]}"
+        done
+    fi
     if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
         if [ -n "${pretrained}" ]; then
             log "Stage 6: skipped (--pretrained: nothing was trained)"
         else
             log "Stage 6: packing ${exp} -> ${pretrained_dir}"
-            local tables=() set0
-            for set0 in ${test_sets}; do
-                tag="${set0}${suffix}"
-                res=${results:-${exp}/RESULTS_${tag}.md} res_asr=${results_asr:-${exp}/RESULTS_ASR_${tag}.md}
-                [ "${one_set}" = false ] && res=${exp}/RESULTS_${tag}.md res_asr=${exp}/RESULTS_ASR_${tag}.md
-                tables+=(--results "${res}")
-                [ -f "${res_asr}" ] && tables+=(--results "${res_asr}")
+            local tables=() j
+            for j in "${!tags[@]}"; do
+                tables+=(--results "${set_results[$j]}")
+                [ -f "${set_results_asr[$j]}" ] && tables+=(--results "${set_results_asr[$j]}")
             done
             run_logged "${exp}/logs/stage6.log" "${python}" -m se_mamba.recipe.pack --exp "${exp}" \
                 --out "${pretrained_dir}" --name "${recipe_name%% *}_${model}" "${tables[@]}"

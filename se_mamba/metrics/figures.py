@@ -47,9 +47,9 @@ def spectrograms(path, signals, title):
     import soundfile as sf
 
     matplotlib, plt = _pyplot()
-    cmap = matplotlib.colormaps["magma"].copy()
-    cmap.set_bad(cmap(0.0))  # digital silence (-inf dB) drawn as the floor, not blank
-    cmap.set_under(cmap(0.0))
+    magma = matplotlib.colormaps["magma"]
+    # digital silence (-inf dB) drawn as the floor, not blank
+    cmap = magma.with_extremes(bad=magma(0.0), under=magma(0.0))
     fig, axes = plt.subplots(len(signals), 1, figsize=(8, 2.3 * len(signals)), sharex=True, squeeze=False)
     for ax, (name, p) in zip(axes[:, 0], signals):
         x, fs = sf.read(p, always_2d=True)

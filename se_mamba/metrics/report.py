@@ -216,11 +216,10 @@ def _score_job(job):
     return {"id": uid, **row, "notes": notes}
 
 
-def score_files(triples, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful", desc="score"):
-    """Score ``[(id, ref_path or None, est_path or None)]`` in parallel processes (progress bar)."""
+def _run_jobs(jobs, workers, desc):
+    """``_score_job`` over ``jobs`` (each names its own metrics) in one pool (progress bar)."""
     from tqdm import tqdm
 
-    jobs = [(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples]
     if workers <= 1:
         return [_score_job(j) for j in tqdm(jobs, desc=desc, unit="utt")]
     # spawn, not fork, one thread per worker (metrics/pool.py says why; measured:
@@ -232,16 +231,30 @@ def score_files(triples, metrics=DEFAULT_METRICS, workers=2, composite_mode="fai
             return list(tqdm(pool.map(_score_job, jobs, chunksize=2), total=len(jobs), desc=desc, unit="utt"))
 
 
-def score_systems(systems, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful"):
-    """``{system: [(id, ref, est)]}`` -> ``{system: rows}``, all systems in one pool,
-    so the workers (and their DNSMOS sessions) start once, not once per system."""
-    flat = [(name, t) for name, triples in systems.items() for t in triples]
-    rows = score_files([t for _, t in flat], metrics, workers, composite_mode,
-                       desc="score " + " + ".join(systems))
-    out = {name: [] for name in systems}
-    for (name, _), row in zip(flat, rows):
-        out[name].append(row)
+def score_files(triples, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful", desc="score"):
+    """Score ``[(id, ref_path or None, est_path or None)]`` in parallel processes (progress bar)."""
+    return _run_jobs([(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples], workers, desc)
+
+
+def score_sets(sets, workers=2, composite_mode="faithful", desc="score"):
+    """``[(systems, metrics)]``, each ``systems`` a ``{system: [(id, ref, est)]}``
+    -> ``[{system: rows}]``: every set and system in one pool, so the workers
+    (their imports and DNSMOS sessions, ~10 s on 2 cores) start once, not once
+    per set and system."""
+    jobs, where = [], []
+    for i, (systems, metrics) in enumerate(sets):
+        for name, triples in systems.items():
+            jobs += [(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples]
+            where += [(i, name)] * len(triples)
+    out = [{name: [] for name in systems} for systems, _ in sets]
+    for (i, name), row in zip(where, _run_jobs(jobs, workers, desc)):
+        out[i][name].append(row)
     return out
+
+
+def score_systems(systems, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful"):
+    """``{system: [(id, ref, est)]}`` -> ``{system: rows}``, all systems in one pool."""
+    return score_sets([(systems, metrics)], workers, composite_mode, desc="score " + " + ".join(systems))[0]
 
 
 def _audio_files(root):

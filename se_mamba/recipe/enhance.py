@@ -5,6 +5,8 @@ or a pretrained model, through the users' interface (``MambaEnhancer``).
     python -m se_mamba.recipe.enhance --exp exp/mini_semamba --manifest data/mini/test.json \\
         --data-root data/mini --out exp/mini_semamba/enhanced/test
     python -m se_mamba.recipe.enhance --pretrained official:semamba_vbd --manifest ... --out ...
+    python -m se_mamba.recipe.enhance --exp ... --manifest data/a.json data/b.json --data-root data \
+        --out exp/X/enhanced/a exp/X/enhanced/b          # several test sets, one model load
 
 ``--exp``: ``EXP/hyperparams.yaml`` (as saved by training) and the checkpoint
 of best validation PESQ (the EMA weights when the training kept an EMA).
@@ -16,7 +18,9 @@ written atomically, never over an input) and ``OUT/enhanced.json`` (noisy,
 clean and enhanced paths for the scoring stage). Idempotent: files already
 enhanced by the same model and options are kept. SB models take
 ``--sb-steps N`` and ``--sampler ode|sde`` (the SDE noise is seeded per
-utterance, so reruns give the same bytes).
+utterance, so reruns give the same bytes). Several ``--manifest`` files take
+as many ``--out`` folders, in order: the recipes enhance all their test sets
+in one process, which loads the model (and starts Python and torch) once.
 """
 import argparse
 import json
@@ -124,9 +128,9 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--exp", help="training experiment folder")
     src.add_argument("--pretrained", help="packed folder, hub id or official:NAME")
-    p.add_argument("--manifest", required=True)
+    p.add_argument("--manifest", required=True, nargs="+", help="one or more test-set manifests")
     p.add_argument("--data-root", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, nargs="+", help="one output folder per manifest")
     p.add_argument("--device", default="cpu")
     p.add_argument("--sb-steps", type=int, default=None,
                    help="SB models: sampling steps (default: the model's, 1 for SBM)")
@@ -141,16 +145,19 @@ def main(argv=None):
         p.error("--sb-steps must be >= 1")
     if args.t_max is not None and not 0 < args.t_max <= 1:
         p.error("--t-max must be in (0, 1]")
+    if len(args.out) != len(args.manifest):
+        p.error(f"{len(args.manifest)} --manifest files but {len(args.out)} --out folders: give one per manifest")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         enhancer, tag = make_enhancer(args.exp, args.pretrained, args.device, args.sb_steps, args.sampler,
                                       "auto" if args.chunk is None else (args.chunk or None),
-                                      savedir=os.path.join(args.out, ".pretrained_source"), t_max=args.t_max)
-        path = enhance_manifest(enhancer, args.manifest, args.data_root, args.out, tag)
+                                      savedir=os.path.join(args.out[0], ".pretrained_source"), t_max=args.t_max)
+        for manifest, out in zip(args.manifest, args.out):
+            path = enhance_manifest(enhancer, manifest, args.data_root, out, tag)
+            logger.info("enhanced with %s -> %s", tag, path)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"enhance: error: {exc}", file=sys.stderr)
         return 1
-    logger.info("enhanced with %s -> %s", tag, path)
     return 0
 
 

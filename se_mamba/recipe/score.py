@@ -19,7 +19,13 @@ with ``--metrics`` naming ``spk_sim`` and every item giving a
 recording itself), also with speaker similarity against that.
 Files that failed are listed with their reasons in the results file; the
 stage exits 1 after writing everything when more failed than
-``--max-failures`` allows (default 0).
+``--max-failures`` allows (default 0) in any set.
+
+Several test sets in one call (``--enhanced``, ``--out-dir`` and
+``--results`` once per set, in order; ``--title`` and ``--published`` once,
+or once per set) are scored in one pool of worker processes, whose start
+(imports, DNSMOS sessions: ~10 s on 2 cores) is then paid once; each set
+still gets its own files. Every set's manifest is checked before any is scored.
 """
 import argparse
 import json
@@ -30,37 +36,24 @@ from ..fileio import write_text_atomic
 from ..metrics.figures import histograms, spectrograms
 from .published import published_table
 from ..metrics.report import (INTRUSIVE, RECIPE_METRICS, failure_report, markdown_table, notes_summary, parse_max_failures,
-                              parse_metrics, score_systems, summarise, write_csv)
+                              parse_metrics, score_sets, summarise, write_csv)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--enhanced", required=True, help="enhanced.json from the enhance stage")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--results", required=True, help="Markdown results file to write")
-    p.add_argument("--title", default="results")
-    p.add_argument("--metrics", default=",".join(RECIPE_METRICS))
-    p.add_argument("--composite-mode", default="faithful", choices=["faithful", "paper"])
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--published", default=None, metavar="RECIPE:SET/MODEL",
-                   help="put the published numbers of MODEL on this test set next to ours "
-                        "(se_mamba.recipe.published; nothing when none are known)")
-    p.add_argument("--max-failures", default="0",
-                   help="failed files accepted before the exit status is 1: a count or a share (0.1, 10%%)")
-    args = p.parse_args(argv)
+class SetError(ValueError):
+    """A test set that cannot be scored (its one-line reason names the file)."""
+
+
+def prepare_set(enhanced, metrics):
+    """(items, metrics, systems, has_ref) of one test set's ``enhanced.json``:
+    the metrics it can be scored with and its noisy/enhanced triples."""
     try:
-        max_failures = parse_max_failures(args.max_failures)
-        metrics = parse_metrics(args.metrics)
-        with open(args.enhanced) as f:
+        with open(enhanced) as f:
             items = json.load(f)
     except (OSError, ValueError) as exc:
-        print(f"score: error: {args.enhanced}: {exc}", file=sys.stderr)
-        return 1
+        raise SetError(f"{enhanced}: {exc}") from exc
     with_ref = {bool(it.get("clean_wav")) for it in items.values()}
     if len(with_ref) > 1:
-        print(f"score: error: {args.enhanced}: some items have a clean reference and some do not; "
-              "split the test set", file=sys.stderr)
-        return 1
+        raise SetError(f"{enhanced}: some items have a clean reference and some do not; split the test set")
     has_ref = with_ref == {True}
     # without a clean reference: the non-intrusive measures, and speaker
     # similarity against the item's speaker reference when every item has one
@@ -69,58 +62,106 @@ def main(argv=None):
     if not has_ref:
         metrics = [m for m in metrics if m not in INTRUSIVE or (m == "spk_sim" and speaker_ref)]
         if not metrics:
-            print(f"score: error: {args.enhanced}: no clean references and no non-intrusive metric asked for",
-                  file=sys.stderr)
-            return 1
+            raise SetError(f"{enhanced}: no clean references and no non-intrusive metric asked for")
     ref_key = "clean_wav" if has_ref else "speaker_ref_wav"
-    os.makedirs(args.out_dir, exist_ok=True)
     systems = {system: [(u, it.get(ref_key), it[key]) for u, it in sorted(items.items())]
                for system, key in (("noisy", "noisy_wav"), ("enhanced", "enhanced_wav"))}
-    rows = score_systems(systems, metrics, args.workers, args.composite_mode)
+    return items, metrics, systems, has_ref
+
+
+def report_set(items, metrics, rows, has_ref, out_dir, results, title, published, composite_mode, max_failures):
+    """Write one set's CSVs, summary.json, figures and results file; True when
+    more files failed than ``max_failures`` allows."""
+    os.makedirs(out_dir, exist_ok=True)
     for system, system_rows in rows.items():
-        write_csv(os.path.join(args.out_dir, f"{system}.csv"), system_rows, metrics)
+        write_csv(os.path.join(out_dir, f"{system}.csv"), system_rows, metrics)
     sums = {k: summarise(v, metrics) for k, v in rows.items()}
     # the means in machine-readable form (paper tables across experiments read it); NaN -> null
     clean = {k: {m: {f: (None if isinstance(x, float) and x != x else x) for f, x in d.items()}
                  for m, d in v.items()} for k, v in sums.items()}
-    write_text_atomic(os.path.join(args.out_dir, "summary.json"),
-                      json.dumps({"composite_mode": args.composite_mode, "n_utterances": len(items),
+    write_text_atomic(os.path.join(out_dir, "summary.json"),
+                      json.dumps({"composite_mode": composite_mode, "n_utterances": len(items),
                                   "systems": clean}, indent=1) + "\n")
-    results_dir = os.path.dirname(os.path.abspath(args.results))
-    stem = os.path.splitext(os.path.basename(args.results))[0].lower()
+    results_dir = os.path.dirname(os.path.abspath(results))
+    stem = os.path.splitext(os.path.basename(results))[0].lower()
     spec_name, hist_name = f"{stem}_spectrogram.png", f"{stem}_histograms.png"
     first = sorted(items)[len(items) // 2]
     it = items[first]
     panels = [("noisy", it["noisy_wav"]), ("enhanced", it["enhanced_wav"])]
     panels += [("clean", it["clean_wav"])] if has_ref else []
-    spectrograms(os.path.join(results_dir, spec_name), panels, f"{args.title}: {first}")
+    spectrograms(os.path.join(results_dir, spec_name), panels, f"{title}: {first}")
     histograms(os.path.join(results_dir, hist_name), rows, metrics)
     notes = notes_summary([r for rs in rows.values() for r in rs])
-    failed, allowed, failures = failure_report(rows, max_failures, os.path.relpath(args.out_dir))
-    paper = published_table(*args.published.rsplit("/", 1), sums) if args.published and has_ref else []
+    failed, allowed, failures = failure_report(rows, max_failures, os.path.relpath(out_dir))
+    paper = published_table(*published.rsplit("/", 1), sums) if published and has_ref else []
     text = "\n".join([
-        f"# {args.title}", "",
+        f"# {title}", "",
         *([] if has_ref else [
             "No clean reference in this test set: the non-intrusive measures only"
             + ("; speaker similarity against each item's speaker reference (`speaker_ref_wav`)."
                if "spk_sim" in metrics else "."), ""]),
         f"Test set: {len(items)} utterances. Mean ± 95% CI (1.96 std / sqrt(n)) and std; SI-SDR with "
-        f"means removed; PESQ wideband (`pesq` package); composite measures in {args.composite_mode} mode; "
+        f"means removed; PESQ wideband (`pesq` package); composite measures in {composite_mode} mode; "
         "DNSMOS P.835 / P.808 (non-intrusive). Failed scores are counted, never averaged.", "",
         markdown_table(sums, metrics), "",
         *paper,
         *([f"Notes: {notes}.", ""] if notes else []),
         *([*failures[1:], ""] if failures else []),
-        f"Per-utterance scores: `{os.path.relpath(args.out_dir)}`; figures: `{spec_name}` "
+        f"Per-utterance scores: `{os.path.relpath(out_dir)}`; figures: `{spec_name}` "
         f"(utterance {first}), `{hist_name}`.", "",
         f"![spectrograms]({spec_name})", "", f"![histograms]({hist_name})", ""])
-    write_text_atomic(args.results, text)
+    write_text_atomic(results, text)
     print(text)
     if failed > allowed:
         print(f"score: error: {failed} of {len(items)} files failed (--max-failures allows {allowed}); "
-              f"reasons in {args.results}", file=sys.stderr)
+              f"reasons in {results}", file=sys.stderr)
+        return True
+    return False
+
+
+def _per_set(p, name, values, n):
+    """One value for every set, or one per set."""
+    if values is None or len(values) == n:
+        return values or [None] * n
+    if len(values) == 1:
+        return values * n
+    p.error(f"{n} test sets but {len(values)} {name} values: give one, or one per --enhanced file")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--enhanced", required=True, nargs="+", help="enhanced.json from the enhance stage, one per set")
+    p.add_argument("--out-dir", required=True, nargs="+", help="per-utterance scores folder, one per set")
+    p.add_argument("--results", required=True, nargs="+", help="Markdown results file to write, one per set")
+    p.add_argument("--title", nargs="+", default=["results"], help="one, or one per set")
+    p.add_argument("--metrics", default=",".join(RECIPE_METRICS))
+    p.add_argument("--composite-mode", default="faithful", choices=["faithful", "paper"])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--published", default=None, nargs="+", metavar="RECIPE:SET/MODEL",
+                   help="put the published numbers of MODEL on this test set next to ours, one per set "
+                        "(se_mamba.recipe.published; nothing when none are known)")
+    p.add_argument("--max-failures", default="0",
+                   help="failed files accepted per set before the exit status is 1: a count or a share (0.1, 10%%)")
+    args = p.parse_args(argv)
+    n = len(args.enhanced)
+    if len(args.out_dir) != n or len(args.results) != n:
+        p.error(f"{n} --enhanced files but {len(args.out_dir)} --out-dir and {len(args.results)} --results: "
+                "give one of each per set")
+    titles, published = _per_set(p, "--title", args.title, n), _per_set(p, "--published", args.published, n)
+    try:  # every set is checked before any is scored
+        max_failures = parse_max_failures(args.max_failures)
+        metrics = parse_metrics(args.metrics)
+        sets = [prepare_set(e, metrics) for e in args.enhanced]
+    except ValueError as exc:
+        print(f"score: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    rows = score_sets([(systems, m) for _, m, systems, _ in sets], args.workers, args.composite_mode,
+                      desc="score noisy + enhanced")
+    failed = False
+    for (items, m, _, has_ref), r, out_dir, res, title, pub in zip(sets, rows, args.out_dir, args.results, titles,
+                                                                   published):
+        failed |= report_set(items, m, r, has_ref, out_dir, res, title, pub, args.composite_mode, max_failures)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
