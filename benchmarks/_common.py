@@ -127,13 +127,14 @@ def profile_table(label, res, err):
     return lines
 
 
-def extract(rev):
-    """The ``se_mamba`` package as of git revision ``rev``, in a temporary
-    folder (for PYTHONPATH); remove it with :func:`drop_tree`."""
+def extract(rev, paths=("se_mamba",)):
+    """``paths`` of the tree as of git revision ``rev`` (default the
+    ``se_mamba`` package; ``()``: the whole tree), in a temporary folder (for
+    PYTHONPATH); remove it with :func:`drop_tree`."""
     root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
                           check=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     tmp = tempfile.mkdtemp(prefix="se_mamba_baseline_")
-    archive = subprocess.run(["git", "archive", rev, "se_mamba"], capture_output=True, check=True, cwd=root)
+    archive = subprocess.run(["git", "archive", rev, *paths], capture_output=True, check=True, cwd=root)
     subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
     return tmp
 

@@ -15,19 +15,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import command_line, drop_tree, publish  # noqa: E402
+from _common import command_line, drop_tree, extract, publish  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def extract_all(rev):
-    tmp = tempfile.mkdtemp(prefix="se_mamba_tree_")
-    archive = subprocess.run(["git", "archive", rev], capture_output=True, check=True, cwd=ROOT)
-    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-    return tmp
 
 
 def run_test(tree, node):
@@ -47,7 +39,7 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("nodes", nargs="+", help="pytest node ids, e.g. tests/test_compare.py::test_x")
     args = p.parse_args()
-    base = extract_all(args.baseline)
+    base = extract(args.baseline, paths=())
     rows = []
     try:
         for tree in (base, ROOT):  # each version's kernel, built now (not inside a timed test)
