@@ -231,9 +231,13 @@ def _run_jobs(jobs, workers, desc):
             return list(tqdm(pool.map(_score_job, jobs, chunksize=2), total=len(jobs), desc=desc, unit="utt"))
 
 
+def _jobs(triples, metrics, composite_mode):
+    return [(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples]
+
+
 def score_files(triples, metrics=DEFAULT_METRICS, workers=2, composite_mode="faithful", desc="score"):
     """Score ``[(id, ref_path or None, est_path or None)]`` in parallel processes (progress bar)."""
-    return _run_jobs([(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples], workers, desc)
+    return _run_jobs(_jobs(triples, metrics, composite_mode), workers, desc)
 
 
 def score_sets(sets, workers=2, composite_mode="faithful", desc="score"):
@@ -244,7 +248,7 @@ def score_sets(sets, workers=2, composite_mode="faithful", desc="score"):
     jobs, where = [], []
     for i, (systems, metrics) in enumerate(sets):
         for name, triples in systems.items():
-            jobs += [(u, r, e, tuple(metrics), composite_mode) for u, r, e in triples]
+            jobs += _jobs(triples, metrics, composite_mode)
             where += [(i, name)] * len(triples)
     out = [{name: [] for name in systems} for systems, _ in sets]
     for (i, name), row in zip(where, _run_jobs(jobs, workers, desc)):

@@ -39,21 +39,18 @@ from ..metrics.report import (INTRUSIVE, RECIPE_METRICS, failure_report, markdow
                               parse_metrics, score_sets, summarise, write_csv)
 
 
-class SetError(ValueError):
-    """A test set that cannot be scored (its one-line reason names the file)."""
-
-
 def prepare_set(enhanced, metrics):
     """(items, metrics, systems, has_ref) of one test set's ``enhanced.json``:
-    the metrics it can be scored with and its noisy/enhanced triples."""
+    the metrics it can be scored with and its noisy/enhanced triples. A set
+    that cannot be scored raises ValueError with a one-line reason naming the file."""
     try:
         with open(enhanced) as f:
             items = json.load(f)
     except (OSError, ValueError) as exc:
-        raise SetError(f"{enhanced}: {exc}") from exc
+        raise ValueError(f"{enhanced}: {exc}") from exc
     with_ref = {bool(it.get("clean_wav")) for it in items.values()}
     if len(with_ref) > 1:
-        raise SetError(f"{enhanced}: some items have a clean reference and some do not; split the test set")
+        raise ValueError(f"{enhanced}: some items have a clean reference and some do not; split the test set")
     has_ref = with_ref == {True}
     # without a clean reference: the non-intrusive measures, and speaker
     # similarity against the item's speaker reference when every item has one
@@ -62,7 +59,7 @@ def prepare_set(enhanced, metrics):
     if not has_ref:
         metrics = [m for m in metrics if m not in INTRUSIVE or (m == "spk_sim" and speaker_ref)]
         if not metrics:
-            raise SetError(f"{enhanced}: no clean references and no non-intrusive metric asked for")
+            raise ValueError(f"{enhanced}: no clean references and no non-intrusive metric asked for")
     ref_key = "clean_wav" if has_ref else "speaker_ref_wav"
     systems = {system: [(u, it.get(ref_key), it[key]) for u, it in sorted(items.items())]
                for system, key in (("noisy", "noisy_wav"), ("enhanced", "enhanced_wav"))}
