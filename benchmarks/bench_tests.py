@@ -17,20 +17,24 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import command_line, drop_tree, extract, publish  # noqa: E402
+from _common import command_line, drop_tree, extract, publish, tree_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_test(tree, node):
     """pytest's call time of ``node`` run in ``tree`` (seconds), or an error line."""
-    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=50", node],
-                         cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=50",
+                          "--durations-min=0", node],
+                         cwd=tree, env=tree_env(tree), capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         return None, (out.stdout.strip().splitlines() or ["failed"])[-1][:80]
     times = [float(m.group(1)) for m in re.finditer(r"^([\d.]+)s call\s+(\S+)$", out.stdout, re.M)]
     return sum(times), None
+
+
+def _ratio(new, old):
+    return f"{new / old:.2f}" if old > 0 else "–"  # a test under pytest's 0.01 s resolution
 
 
 def main():
@@ -44,7 +48,7 @@ def main():
     try:
         for tree in (base, ROOT):  # each version's kernel, built now (not inside a timed test)
             subprocess.run([sys.executable, "-c", "from se_mamba.nn.scan_kernel import kernel_status as k; print(k())"],
-                           cwd=tree, env={**os.environ, "PYTHONPATH": tree}, check=True, capture_output=True)
+                           cwd=tree, env=tree_env(tree), check=True, capture_output=True)
         for node in args.nodes:
             (old, err_old), (new, err_new) = run_test(base, node), run_test(ROOT, node)
             rows.append((node, old, new, err_old or err_new))
@@ -60,9 +64,9 @@ def main():
             lines.append(f"| `{node}` | – | – | failed: {err} |")
             continue
         total_old, total_new = total_old + old, total_new + new
-        lines.append(f"| `{node}` | {old:.1f} | {new:.1f} | {new / old:.2f} |")
-    if total_old:
-        lines.append(f"| all | {total_old:.1f} | {total_new:.1f} | {total_new / total_old:.2f} |")
+        lines.append(f"| `{node}` | {old:.1f} | {new:.1f} | {_ratio(new, old)} |")
+    if len(rows) > 1:
+        lines.append(f"| all | {total_old:.1f} | {total_new:.1f} | {_ratio(total_new, total_old)} |")
     publish("\n".join(lines), args.out)
 
 
