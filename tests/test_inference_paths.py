@@ -146,3 +146,59 @@ def test_time_causal_conv_is_a_left_padded_convolution(dilation):
     g = torch.randn_like(y)
     for a, b in zip(torch.autograd.grad(y, [x, conv.weight], g), torch.autograd.grad(ref, [x, conv.weight], g)):
         assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def sdpa_reference(qkv, heads, causal):
+    n, length, three_e = qkv.shape
+    q, k, v = qkv.double().view(n, length, 3, heads, three_e // 3 // heads).permute(2, 0, 3, 1, 4)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal).transpose(1, 2).reshape(n, length, -1)
+
+
+@pytest.mark.parametrize("n, length, heads, head, causal", [
+    (3, 1, 2, 8, False), (3, 7, 2, 8, True), (2, 201, 8, 8, False), (2, 37, 8, 8, True),
+    (2, 33, 1, 5, False), (2, 17, 3, 16, True)])
+def test_attention_kernel_equals_sdpa(n, length, heads, head, causal):
+    """The compiled inference attention (csrc/attention_cpu.cpp) against
+    ``scaled_dot_product_attention`` in float64: lengths that are not whole
+    blocks of 16 keys, one key, causal rows, the head size it is built for (8)
+    and others (its generic loop)."""
+    from se_mamba.nn.scan_kernel import load_kernel
+
+    kernel = load_kernel()
+    torch.manual_seed(0)
+    for dtype, tol in ((torch.float64, 1e-13), (torch.float32, 2e-6)):
+        qkv = torch.randn(n, length, 3 * heads * head, dtype=dtype) * 3  # peaked softmax rows too
+        out = kernel.attention_fwd(qkv, heads, causal, head ** -0.5)
+        assert out.dtype == dtype and out.shape == (n, length, heads * head)
+        assert rel(out.double(), sdpa_reference(qkv, heads, causal)) < tol
+
+
+def test_attention_kernel_runs_for_inference_only(monkeypatch):
+    """``multi_head_attention`` calls the kernel without autograd at heads of
+    up to 8 channels, and ``scaled_dot_product_attention`` when a gradient is
+    needed, for larger heads (slower there), with dropout, or with the
+    ``torch`` backend; the outputs agree either way."""
+    from se_mamba.nn import cpu_attention
+    from se_mamba.nn.scan_kernel import load_kernel
+
+    calls = []
+
+    class Counting:
+        def attention_fwd(self, *args):
+            calls.append(args[1:])
+            return load_kernel().attention_fwd(*args)
+
+    monkeypatch.setattr(cpu_attention, "load_kernel", lambda: Counting())
+    qkv = torch.randn(2, 9, 3 * 16, requires_grad=True)
+    with torch.no_grad():
+        fast = cpu_attention.multi_head_attention(qkv, 2, causal=True)
+    assert calls == [(2, True, pytest.approx(8 ** -0.5, rel=1e-15))]
+    slow = cpu_attention.multi_head_attention(qkv, 2, causal=True)
+    assert slow.grad_fn is not None and len(calls) == 1
+    assert rel(fast, slow.detach()) < 1e-6
+    with torch.no_grad():
+        cpu_attention.multi_head_attention(qkv, 1, causal=True)  # 16 channels per head
+        cpu_attention.multi_head_attention(qkv, 2, dropout=0.1)
+        monkeypatch.setenv("SE_MAMBA_BACKEND", "torch")
+        cpu_attention.multi_head_attention(qkv, 2)
+    assert len(calls) == 1

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn import MambaBlock
+from ..nn.cpu_attention import multi_head_attention
 from ..nn.streaming import active_stream
 
 
@@ -48,18 +49,17 @@ class AttentionModule(nn.Module):
         are used as they are): without autograd it takes a fast path that
         materialises every ``L x L`` score matrix, five times slower on CPU
         than ``scaled_dot_product_attention``'s flash kernel at MambAttention's
-        8-dimensional heads (docs/performance.md). Same arithmetic otherwise.
+        8-dimensional heads, and the compiled kernel of
+        :func:`~se_mamba.nn.cpu_attention.multi_head_attention` is faster
+        still for inference on CPU (docs/performance.md). Same arithmetic.
         """
         x = self.layernorm(x)
         a = self.attn
         if not a.batch_first:  # the module reads [L, N, dim]
             x = x.transpose(0, 1)
-        n, length, dim = x.shape
-        q, k, v = (F.linear(x, a.in_proj_weight, a.in_proj_bias)
-                   .view(n, length, 3, a.num_heads, dim // a.num_heads).permute(2, 0, 3, 1, 4))
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=a.dropout if self.training else 0.0,
-                                           is_causal=causal)
-        y = F.linear(y.transpose(1, 2).reshape(n, length, dim), a.out_proj.weight, a.out_proj.bias)
+        y = multi_head_attention(F.linear(x, a.in_proj_weight, a.in_proj_bias), a.num_heads, causal,
+                                 a.dropout if self.training else 0.0)
+        y = F.linear(y, a.out_proj.weight, a.out_proj.bias)
         return y if a.batch_first else y.transpose(0, 1)
 
 

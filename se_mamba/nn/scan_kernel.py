@@ -1,5 +1,7 @@
-"""Build and load the fused C++ kernels of the Mamba layer (``csrc/mamba_cpu.cpp``):
-the selective scan and the causal convolution + SiLU.
+"""Build and load the fused C++ CPU kernels (``csrc/``): the Mamba layer's
+selective scan and causal convolution + SiLU (``mamba_cpu.cpp``), and
+attention for inference (``attention_cpu.cpp``, :mod:`se_mamba.nn.cpu_attention`),
+with the vectorisable ``exp`` they share (``simd_math.h``), as one extension.
 
 The kernel is compiled on first use with :mod:`torch.utils.cpp_extension`
 (ninja + the system C++ compiler) and cached under
@@ -35,7 +37,11 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "csrc", "mamba_cpu.cpp")
+CSRC = os.path.join(os.path.dirname(os.path.dirname(__file__)), "csrc")
+# compiled into one extension (the first holds the Python bindings); the header
+# is hashed too: a change to it must rebuild
+SOURCES = [os.path.join(CSRC, "mamba_cpu.cpp"), os.path.join(CSRC, "attention_cpu.cpp")]
+HEADERS = [os.path.join(CSRC, "simd_math.h")]
 # -mprefer-vector-width=512: GCC otherwise keeps to 256-bit vectors on
 # AVX-512 machines, and the scan's loops are long enough to use full-width
 # ones (docs/performance.md). Ignored where the ISA has no 512-bit vectors.
@@ -67,8 +73,9 @@ def _cpu_signature():
 def build_name():
     """Extension name unique to source, flags, torch version and CPU."""
     h = hashlib.sha1()
-    with open(SOURCE, "rb") as f:
-        h.update(f.read())
+    for path in SOURCES + HEADERS:
+        with open(path, "rb") as f:
+            h.update(f.read())
     h.update(" ".join(CFLAGS + LDFLAGS).encode())
     h.update(torch.__version__.encode())
     h.update(_cpu_signature().encode())
@@ -139,7 +146,7 @@ def load_kernel(verbose=False):
             # change build_name() for the rest of the process
             _state["module"] = load(
                 name=name,
-                sources=[SOURCE],
+                sources=list(SOURCES),
                 extra_cflags=list(CFLAGS),
                 extra_ldflags=list(LDFLAGS),
                 verbose=verbose,
