@@ -23,9 +23,10 @@ from .scan_kernel import load_kernel
 
 __all__ = ["multi_head_attention"]
 
-# Heads up to this size take the kernel. It was 1.7-3.5x faster than the flash
-# kernel at MambAttention's 8 channels per head and 2x slower at MP-SENet's 16,
-# where the flash kernel's blocked products pay off (docs/performance.md).
+# Heads up to this size take the kernel: faster than the flash kernel at
+# MambAttention's 8 channels per head, slower at MP-SENet's 16, where the
+# flash kernel's blocked products pay off (benchmarks/bench_attention.py,
+# docs/bench_attention.md).
 KERNEL_MAX_HEAD = 8
 
 
